@@ -1,0 +1,104 @@
+"""The opportunity list view: one row per deal, updated in the command's transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.pipeline_svc.domain.opportunity import Opportunity
+from shared.errors import ValidationFailedError
+
+UPSERT = text(
+    "INSERT INTO opportunity_views (opportunity_id, account_id, region, team, owner_id, stage,"
+    " status, version, opened_at, updated_at, last_customer_activity_at, view) VALUES"
+    " (:opportunity_id, :account_id, :region, :team, :owner_id, :stage, :status, :version,"
+    " :opened_at, :updated_at, :last_customer_activity_at, CAST(:view AS jsonb))"
+    " ON CONFLICT (opportunity_id) DO UPDATE SET owner_id = EXCLUDED.owner_id,"
+    " team = EXCLUDED.team, stage = EXCLUDED.stage, status = EXCLUDED.status,"
+    " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,"
+    " last_customer_activity_at = EXCLUDED.last_customer_activity_at, view = EXCLUDED.view"
+    " WHERE opportunity_views.version < EXCLUDED.version"
+)
+FILTERS = ("region", "team", "owner_id", "stage", "status", "account_id")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    region: str | None = None
+    team: str | None = None
+    owner_id: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    account_id: str | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"s": seq}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        seq = json.loads(base64.urlsafe_b64decode(padded))["s"]
+        if not isinstance(seq, int):
+            raise TypeError
+        return seq
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailedError("cursor is not valid", field="cursor") from None
+
+
+class OpportunityViews:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def save(self, opp: Opportunity, view: dict[str, Any]) -> None:
+        await self._conn.execute(
+            UPSERT,
+            {
+                "opportunity_id": opp.opportunity_id,
+                "account_id": opp.account_id,
+                "region": opp.region,
+                "team": opp.team,
+                "owner_id": opp.owner_id,
+                "stage": opp.stage,
+                "status": opp.status,
+                "version": opp.version,
+                "opened_at": opp.opened_at,
+                "updated_at": view["updated_at_dt"],
+                "last_customer_activity_at": opp.last_customer_activity_at,
+                "view": json.dumps({k: v for k, v in view.items() if k != "updated_at_dt"}),
+            },
+        )
+
+    async def open_stages(self) -> set[str]:
+        rows = await self._conn.execute(
+            text("SELECT DISTINCT stage FROM opportunity_views WHERE status = 'open'")
+        )
+        return {r.stage for r in rows}
+
+    async def page(self, q: ListQuery) -> tuple[list[dict[str, Any]], str | None]:
+        where = ["seq > :after"]
+        params: dict[str, Any] = {"after": decode_cursor(q.cursor) if q.cursor else 0}
+        for name in FILTERS:
+            value = getattr(q, name)
+            if value is not None:
+                where.append(f"{name} = :{name}")
+                params[name] = value
+        params["limit"] = q.limit + 1
+        sql = (
+            "SELECT seq, view FROM opportunity_views WHERE "  # noqa: S608 - fixed column names
+            + " AND ".join(where)
+            + " ORDER BY seq LIMIT :limit"
+        )
+        rows = list(await self._conn.execute(text(sql), params))
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        nxt = encode_cursor(rows[-1].seq) if more and rows else None
+        return [r.view for r in rows], nxt

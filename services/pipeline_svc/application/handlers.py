@@ -1,0 +1,189 @@
+"""One handler per command: load the aggregate, check who asks, decide, append, refresh the view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
+from services.pipeline_svc.application.uow import PipelineUnitOfWork
+from services.pipeline_svc.application.views import render
+from services.pipeline_svc.domain import commands as c
+from services.pipeline_svc.domain import permissions
+from services.pipeline_svc.domain.errors import GateBlockedError, OpportunityNotFoundError
+from services.pipeline_svc.domain.opportunity import STREAM_TYPE, Opportunity, open_opportunity
+from shared.contracts.pipeline import StageAdvanceBlocked
+from shared.errors import ConflictError, PreconditionFailedError
+from shared.events.base import DomainEvent
+from shared.events.envelope import Metadata, NewEvent
+from shared.identity import Principal
+from shared.observability import EVENTS_APPENDED
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who asks, when, under which correlation, and which version they expect (If-Match)."""
+
+    actor: Principal
+    now: datetime
+    metadata: Metadata
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    view: dict[str, Any]
+    version: int
+    refusal: GateBlockedError | None = None
+
+
+def stream_id(opportunity_id: str) -> str:
+    return f"opportunity-{opportunity_id}"
+
+
+async def load(uow: PipelineUnitOfWork, opportunity_id: str) -> Opportunity:
+    envelopes = await uow.events.load(stream_id(opportunity_id))
+    opp = Opportunity.fold(opportunity_id, [e.event for e in envelopes])
+    if not opp.exists:
+        raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+    return opp
+
+
+async def _record(
+    uow: PipelineUnitOfWork,
+    opp: Opportunity,
+    events: list[DomainEvent],
+    ctx: Context,
+    pb: PlaybookInForce,
+) -> Outcome:
+    expected = opp.version
+    await uow.events.append(
+        stream_id(opp.opportunity_id),
+        STREAM_TYPE,
+        expected,
+        [NewEvent(e, key=opp.account_id or None) for e in events],
+        ctx.metadata,
+    )
+    for e in events:
+        opp.apply(e)
+        EVENTS_APPENDED.labels("pipeline", e.event_name).inc()
+    view = render(opp, pb, ctx.now)
+    await uow.views.save(opp, view)
+    return Outcome(view, opp.version)
+
+
+async def open_(
+    cmd: c.OpenOpportunity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    permissions.require_open(ctx.actor, cmd.region, cmd.team, cmd.owner_id)
+    if await uow.events.load(stream_id(cmd.opportunity_id)):
+        raise ConflictError(f"opportunity {cmd.opportunity_id} already exists")
+    pb = await playbooks.current(uow)
+    opp = Opportunity(cmd.opportunity_id, account_id=cmd.account_id)
+    return await _record(uow, opp, [open_opportunity(cmd, pb.version, ctx.now)], ctx, pb)
+
+
+async def _change(
+    opportunity_id: str,
+    uow: PipelineUnitOfWork,
+    ctx: Context,
+    playbooks: Playbooks,
+    decide: Callable[[Opportunity, PlaybookInForce], list[DomainEvent]],
+    authorize: Callable[[Principal, str, str, str], None] = permissions.require_manage,
+) -> Outcome:
+    opp = await load(uow, opportunity_id)
+    authorize(ctx.actor, opp.region, opp.team, opp.owner_id)
+    if ctx.expected_version is not None and ctx.expected_version != opp.version:
+        raise PreconditionFailedError(
+            f"If-Match expects version {ctx.expected_version}; the opportunity is at {opp.version}",
+            current_version=opp.version,
+        )
+    pb = await playbooks.current(uow)
+    events = decide(opp, pb)
+    outcome = await _record(uow, opp, events, ctx, pb)
+    blocked = next((e for e in events if isinstance(e, StageAdvanceBlocked)), None)
+    if blocked is None:
+        return outcome
+    refusal = GateBlockedError(
+        f"cannot move from {blocked.from_stage} to {blocked.to_stage}: "
+        f"{len(blocked.missing)} item(s) of the action package are missing",
+        blocked.missing,
+        blocked.from_stage,
+        blocked.to_stage,
+    )
+    return Outcome(outcome.view, outcome.version, refusal)
+
+
+async def log_activity(
+    cmd: c.LogActivity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    return await _change(
+        cmd.opportunity_id,
+        uow,
+        ctx,
+        playbooks,
+        lambda opp, pb: opp.log_activity(cmd, pb.definition, ctx.actor, ctx.now),
+    )
+
+
+async def submit_artifact(
+    cmd: c.SubmitArtifact, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    return await _change(
+        cmd.opportunity_id,
+        uow,
+        ctx,
+        playbooks,
+        lambda opp, pb: opp.submit_artifact(cmd, pb.definition, ctx.actor, ctx.now),
+    )
+
+
+async def map_stakeholder(
+    cmd: c.MapStakeholder, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    return await _change(
+        cmd.opportunity_id,
+        uow,
+        ctx,
+        playbooks,
+        lambda opp, pb: opp.map_stakeholder(cmd, pb.definition, ctx.actor, ctx.now),
+    )
+
+
+async def advance_stage(
+    cmd: c.AdvanceStage, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    return await _change(
+        cmd.opportunity_id,
+        uow,
+        ctx,
+        playbooks,
+        lambda opp, pb: opp.advance(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
+    )
+
+
+async def reassign(
+    cmd: c.ReassignOpportunity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    return await _change(
+        cmd.opportunity_id,
+        uow,
+        ctx,
+        playbooks,
+        lambda opp, _pb: opp.reassign(cmd, ctx.actor, ctx.now),
+        permissions.require_reassign,
+    )
+
+
+async def close(
+    cmd: c.CloseOpportunity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
+) -> Outcome:
+    return await _change(
+        cmd.opportunity_id,
+        uow,
+        ctx,
+        playbooks,
+        lambda opp, pb: opp.close(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
+    )

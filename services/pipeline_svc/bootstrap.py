@@ -1,0 +1,104 @@
+"""Composition root of pipeline_svc: settings, engine, migrations, relay, routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import shared.contracts  # noqa: F401 - registers the event catalogue
+from services.pipeline_svc.application.handlers import Context
+from services.pipeline_svc.application.playbooks import Playbooks
+from services.pipeline_svc.application.uow import PipelineUnitOfWork
+from services.pipeline_svc.entrypoints.api import opportunities, playbook
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine, migrate
+from shared.events.envelope import Metadata
+from shared.events.registry import registry
+from shared.http.app import build_app, cancel_all, tcp_reachable
+from shared.identity import Principal
+from shared.messaging.relay import OutboxRelay
+from shared.observability import correlation_id
+from shared.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class PipelineService:
+    """What the routes need: a unit-of-work factory, the playbook, the clock."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.playbooks = Playbooks()
+
+    def uow(self) -> PipelineUnitOfWork:
+        return PipelineUnitOfWork(self.engine, registry, self.clock)
+
+    def context(self, actor: Principal, expected_version: int | None = None) -> Context:
+        cid = correlation_id.get()
+        return Context(
+            actor=actor,
+            now=self.clock.now(),
+            metadata=Metadata(
+                correlation_id=cid, causation_id=cid, actor=actor.sub, region=actor.region
+            ),
+            expected_version=expected_version,
+        )
+
+    async def seed(self) -> None:
+        async with self.uow() as uow:
+            meta = Metadata(actor="system")
+            if await self.playbooks.seed(uow, meta, self.clock.now()):
+                await uow.commit()
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url or "", settings.db_pool_size)
+        await migrate(engine, MIGRATIONS)
+        svc = PipelineService(engine, clock)
+        await svc.seed()
+        app.state.pipeline = svc
+
+        async def database() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def broker() -> None:
+            await tcp_reachable(settings.kafka_bootstrap_servers or "")
+
+        app.state.readiness = {"database": database, "broker": broker}
+        tasks: list[asyncio.Task[Any]] = []
+        if settings.mode in ("worker", "all"):
+            relay = OutboxRelay(engine, settings, registry, clock)
+            app.state.relay = relay
+            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        try:
+            yield
+        finally:
+            await cancel_all(tasks)
+            await engine.dispose()
+
+    app = build_app(
+        settings,
+        title="Sightline pipeline",
+        description=(
+            "The playbook (销售作战地图) and its stage gates: a deal may not leave a stage until "
+            "its action package is complete. Commands accept `Idempotency-Key` and `If-Match`."
+        ),
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.include_router(playbook.router)
+    app.include_router(opportunities.router)
+    return app

@@ -1,0 +1,1 @@
+"""The pipeline domain: playbook gates and the opportunity aggregate. No framework imports."""

@@ -1,0 +1,45 @@
+"""Domain errors of the pipeline; the HTTP layer maps their base classes to problems."""
+
+from __future__ import annotations
+
+from shared.contracts.pipeline import MissingItem
+from shared.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
+
+
+class OpportunityNotFoundError(NotFoundError):
+    slug, title = "opportunity-not-found", "No such opportunity"
+
+
+class InvalidArtifactError(ValidationFailedError):
+    slug, title = "invalid-artifact", "The artifact does not match its kind"
+
+
+class UnknownKindError(ValidationFailedError):
+    slug, title = "unknown-kind", "Not a kind the playbook knows"
+
+
+class OpportunityClosedError(ConflictError):
+    slug, title = "opportunity-closed", "The opportunity is already won or lost"
+
+
+class NotPermittedError(ForbiddenError):
+    slug, title = "not-permitted", "Your role or region does not allow this"
+
+
+class PlaybookConflictError(ConflictError):
+    slug, title = "playbook-conflict", "The playbook cannot be published"
+
+
+class GateBlockedError(ConflictError):
+    """The stage gate refused: `missing` lists exactly what the action package lacks."""
+
+    slug, title = "stage-gate-blocked", "The stage's action package is incomplete"
+
+    def __init__(self, detail: str, missing: list[MissingItem], from_stage: str, to_stage: str):
+        super().__init__(
+            detail,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            missing=[m.model_dump() for m in missing],
+        )
+        self.missing = missing

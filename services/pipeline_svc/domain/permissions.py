@@ -1,0 +1,51 @@
+"""Who may do what to an opportunity: role × region × ownership, decided on the server."""
+
+from __future__ import annotations
+
+from services.pipeline_svc.domain.errors import NotPermittedError
+from shared.identity import Principal
+
+
+def may_manage(actor: Principal, region: str, team: str, owner_id: str) -> bool:
+    """Reps their own deals; supervisors their team's; regional managers their region's."""
+    if actor.role == "admin":
+        return True
+    if actor.region != region:
+        return False
+    if actor.role == "rep":
+        return actor.sub == owner_id
+    if actor.role == "supervisor":
+        return actor.team == team
+    return actor.role == "regional_manager"
+
+
+def may_read(actor: Principal, region: str) -> bool:
+    return actor.role in ("admin", "partner") or actor.region == region
+
+
+def require_manage(actor: Principal, region: str, team: str, owner_id: str) -> None:
+    if not may_manage(actor, region, team, owner_id):
+        raise NotPermittedError(
+            f"a {actor.role} of region {actor.region} may not change this opportunity "
+            f"(region {region}, team {team}, owner {owner_id})",
+            region=region,
+        )
+
+
+def require_open(actor: Principal, region: str, team: str, owner_id: str) -> None:
+    if actor.role == "rep" and owner_id != actor.sub:
+        raise NotPermittedError("a rep opens opportunities for themselves only")
+    if actor.role == "rep" and team != actor.team:
+        raise NotPermittedError("a rep opens opportunities in their own team only")
+    require_manage(actor, region, team, owner_id)
+
+
+def require_reassign(actor: Principal, region: str, team: str, owner_id: str) -> None:
+    if actor.role == "rep":
+        raise NotPermittedError("reassigning needs a supervisor, regional manager or admin")
+    require_manage(actor, region, team, owner_id)
+
+
+def require_admin(actor: Principal) -> None:
+    if actor.role != "admin":
+        raise NotPermittedError("only admins may do this")

@@ -1,0 +1,284 @@
+"""REST routes for opportunities: commands through `execute`, reads from the store and the view."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from services.pipeline_svc.adapters.views import ListQuery, decode_cursor, encode_cursor
+from services.pipeline_svc.application import handlers as h
+from services.pipeline_svc.application.uow import PipelineUnitOfWork
+from services.pipeline_svc.application.views import public, render
+from services.pipeline_svc.domain import commands as c
+from services.pipeline_svc.domain import permissions
+from services.pipeline_svc.entrypoints.api import schemas as s
+from services.pipeline_svc.entrypoints.api.deps import IfMatch, Pipeline
+from shared.errors import ForbiddenError
+from shared.http.auth import CurrentPrincipal
+from shared.http.commands import CommandResult, execute
+from shared.problems_doc import PROBLEMS
+
+router = APIRouter(prefix="/opportunities", tags=["opportunities"])
+OppId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
+
+
+def _result(outcome: h.Outcome, status: int = 200) -> CommandResult:
+    headers = {"ETag": f'"{outcome.version}"'}
+    if outcome.refusal is not None:
+        return CommandResult(409, None, headers, outcome.refusal)
+    return CommandResult(status, public(outcome.view), headers)
+
+
+async def _run(
+    request: Request,
+    svc: Any,
+    actor: Any,
+    expected: int | None,
+    step: Callable[[PipelineUnitOfWork, h.Context], Awaitable[h.Outcome]],
+    status: int = 200,
+) -> Response:
+    async def handler(uow: PipelineUnitOfWork) -> CommandResult:
+        return _result(await step(uow, svc.context(actor, expected)), status)
+
+    return await execute(request, actor, svc.uow, handler, retry_on_conflict=expected is None)
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="openOpportunity",
+    summary="Open an opportunity; it starts as a lead (线索)",
+    response_model=s.OpportunityRead,
+    responses=PROBLEMS,
+)
+async def open_opportunity(
+    body: s.OpportunityCreate, request: Request, svc: Pipeline, actor: CurrentPrincipal
+) -> Response:
+    cmd = c.OpenOpportunity(
+        opportunity_id=str(uuid.uuid4()),
+        account_id=body.account_id,
+        title=body.title,
+        owner_id=body.owner_id or actor.sub,
+        region=body.region or actor.region,
+        team=body.team or actor.team,
+        amount=body.amount,
+        currency=body.currency,
+        expected_close_date=body.expected_close_date,
+        lead_source=body.lead_source,
+        occurred_at=body.occurred_at,
+    )
+
+    async def step(uow: PipelineUnitOfWork, ctx: h.Context) -> h.Outcome:
+        return await h.open_(cmd, uow, ctx, svc.playbooks)
+
+    response = await _run(request, svc, actor, None, step, status=201)
+    if response.status_code == 201:
+        response.headers["Location"] = f"/opportunities/{cmd.opportunity_id}"
+    return response
+
+
+@router.get(
+    "",
+    operation_id="listOpportunities",
+    summary="List opportunities (cursor-paginated, filterable)",
+    response_model=s.OpportunityPage,
+    responses=PROBLEMS,
+)
+async def list_opportunities(
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    team: Annotated[str | None, Query(max_length=100)] = None,
+    owner_id: Annotated[str | None, Query(max_length=100)] = None,
+    stage: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(pattern="^(open|won|lost)$")] = None,
+    account_id: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    if actor.role not in ("admin", "partner"):
+        if region is not None and region != actor.region:
+            raise ForbiddenError(f"members of {actor.region} list their own region only")
+        region = actor.region
+    q = ListQuery(region, team, owner_id, stage, status, account_id, cursor, limit)
+    async with svc.uow() as uow:
+        items, nxt = await uow.views.page(q)
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get(
+    "/{opportunity_id}",
+    operation_id="getOpportunity",
+    summary="One opportunity with its gate status (what is missing to advance)",
+    response_model=s.OpportunityRead,
+    responses=PROBLEMS,
+)
+async def get_opportunity(
+    opportunity_id: OppId, svc: Pipeline, actor: CurrentPrincipal, response: Response
+) -> dict[str, Any]:
+    async with svc.uow() as uow:
+        opp = await h.load(uow, opportunity_id)
+        if not permissions.may_read(actor, opp.region):
+            raise ForbiddenError(f"the opportunity belongs to region {opp.region}")
+        pb = await svc.playbooks.current(uow)
+    response.headers["ETag"] = f'"{opp.version}"'
+    return public(render(opp, pb, svc.clock.now()))
+
+
+@router.get(
+    "/{opportunity_id}/history",
+    operation_id="getOpportunityHistory",
+    summary="The full event history of one opportunity",
+    response_model=s.HistoryPage,
+    responses=PROBLEMS,
+)
+async def history(
+    opportunity_id: OppId,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    async with svc.uow() as uow:
+        envelopes = await uow.events.load(h.stream_id(opportunity_id))
+    if not envelopes:
+        raise h.OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+    region = getattr(envelopes[0].event, "region", "")
+    if not permissions.may_read(actor, region):
+        raise ForbiddenError(f"the opportunity belongs to region {region}")
+    after = decode_cursor(cursor) if cursor else 0
+    page = [e for e in envelopes if e.version > after][:limit]
+    more = bool(page) and page[-1].version < envelopes[-1].version
+    items = [
+        {
+            "event_id": str(e.event_id),
+            "type": e.name,
+            "version": e.version,
+            "occurred_at": e.occurred_at.isoformat(),
+            "recorded_at": e.recorded_at.isoformat(),
+            "actor": e.metadata.actor,
+            "correlation_id": e.metadata.correlation_id,
+            "data": e.event.payload(),
+        }
+        for e in page
+    ]
+    return {"items": items, "next_cursor": encode_cursor(page[-1].version) if more else None}
+
+
+def _command_route(path: str, op: str, summary: str) -> Callable[[Any], Any]:
+    return router.post(
+        f"/{{opportunity_id}}/{path}",
+        operation_id=op,
+        summary=summary,
+        response_model=s.OpportunityRead,
+        responses=PROBLEMS,
+    )
+
+
+@_command_route("activities", "logActivity", "Log a follow-up activity (跟进行为)")
+async def log_activity(
+    opportunity_id: OppId,
+    body: s.ActivityCreate,
+    request: Request,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    expected: IfMatch,
+) -> Response:
+    cmd = c.LogActivity(
+        opportunity_id=opportunity_id,
+        activity_id=str(uuid.uuid4()),
+        kind=body.kind,
+        occurred_at=body.occurred_at,
+        contacts=body.contacts,
+        summary=body.summary,
+        objections_raised=body.objections_raised,
+        objections_resolved=body.objections_resolved,
+        next_step=body.next_step,
+    )
+    return await _run(
+        request, svc, actor, expected, lambda u, ctx: h.log_activity(cmd, u, ctx, svc.playbooks)
+    )
+
+
+@_command_route("artifacts", "submitArtifact", "Submit an artifact (材料); fill rate computed")
+async def submit_artifact(
+    opportunity_id: OppId,
+    body: s.ArtifactCreate,
+    request: Request,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    expected: IfMatch,
+) -> Response:
+    cmd = c.SubmitArtifact(
+        opportunity_id, str(uuid.uuid4()), body.kind, body.fields, body.occurred_at
+    )
+    return await _run(
+        request, svc, actor, expected, lambda u, ctx: h.submit_artifact(cmd, u, ctx, svc.playbooks)
+    )
+
+
+@_command_route("stakeholders", "mapStakeholder", "Map a stakeholder (关键人) and their role")
+async def map_stakeholder(
+    opportunity_id: OppId,
+    body: s.StakeholderCreate,
+    request: Request,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    expected: IfMatch,
+) -> Response:
+    cmd = c.MapStakeholder(
+        opportunity_id, str(uuid.uuid4()), body.name, body.role, body.title, body.email, body.phone
+    )
+    return await _run(
+        request, svc, actor, expected, lambda u, ctx: h.map_stakeholder(cmd, u, ctx, svc.playbooks)
+    )
+
+
+@_command_route("advance", "advanceStage", "Advance to the next stage, or 409 with what is missing")
+async def advance(
+    opportunity_id: OppId,
+    request: Request,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    expected: IfMatch,
+    body: s.AdvanceRequest | None = None,
+) -> Response:
+    cmd = c.AdvanceStage(opportunity_id, body.to_stage if body else None)
+    return await _run(
+        request, svc, actor, expected, lambda u, ctx: h.advance_stage(cmd, u, ctx, svc.playbooks)
+    )
+
+
+@_command_route("reassign", "reassignOpportunity", "Give the deal to another rep")
+async def reassign(
+    opportunity_id: OppId,
+    body: s.ReassignRequest,
+    request: Request,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    expected: IfMatch,
+) -> Response:
+    cmd = c.ReassignOpportunity(opportunity_id, body.to_owner, body.team, body.reason)
+    return await _run(
+        request, svc, actor, expected, lambda u, ctx: h.reassign(cmd, u, ctx, svc.playbooks)
+    )
+
+
+@_command_route(
+    "close", "closeOpportunity", "Close as won (from the last stage, gate checked) or lost"
+)
+async def close(
+    opportunity_id: OppId,
+    body: s.CloseRequest,
+    request: Request,
+    svc: Pipeline,
+    actor: CurrentPrincipal,
+    expected: IfMatch,
+) -> Response:
+    cmd = c.CloseOpportunity(opportunity_id, body.outcome, body.reason, body.competitor)
+    return await _run(
+        request, svc, actor, expected, lambda u, ctx: h.close(cmd, u, ctx, svc.playbooks)
+    )

@@ -1,0 +1,148 @@
+"""Request and response schemas of the pipeline API (XCreate / XRead families)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.contracts.pipeline import MissingItem
+
+Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+LongText = Annotated[str, Field(max_length=20_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpportunityCreate(Strict):
+    account_id: Id
+    title: ShortText
+    owner_id: Id | None = Field(default=None, description="defaults to the caller")
+    region: Id | None = Field(default=None, description="defaults to the caller's region")
+    team: Id | None = Field(default=None, description="defaults to the caller's team")
+    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    expected_close_date: date
+    lead_source: ShortText | None = None
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="business time the lead was captured (imports); default now"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_id": "acme-shanghai",
+                    "title": "Acme Shanghai — 3 CNC lines",
+                    "amount": "1200000",
+                    "currency": "CNY",
+                    "expected_close_date": "2027-03-31",
+                }
+            ]
+        },
+    )
+
+
+class ActivityCreate(Strict):
+    kind: Id = Field(examples=["call", "visit", "demo", "interview"])
+    occurred_at: AwareDatetime | None = None
+    contacts: list[ShortText] = Field(default_factory=list, max_length=50)
+    summary: LongText = ""
+    objections_raised: list[ShortText] = Field(default_factory=list, max_length=50)
+    objections_resolved: list[ShortText] = Field(default_factory=list, max_length=50)
+    next_step: LongText | None = None
+
+
+class ArtifactCreate(Strict):
+    kind: Id = Field(examples=["needs_interview_notes"])
+    fields: dict[Id, Any] = Field(max_length=100)
+    occurred_at: AwareDatetime | None = None
+
+
+class StakeholderCreate(Strict):
+    name: ShortText
+    role: Id = Field(examples=["decision_maker"])
+    title: ShortText | None = None
+    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Annotated[str, Field(max_length=40, pattern=r"^[0-9+() -]+$")] | None = None
+
+
+class AdvanceRequest(Strict):
+    to_stage: Id | None = Field(default=None, description="optional: must be the next stage")
+
+
+class ReassignRequest(Strict):
+    to_owner: Id
+    team: Id | None = None
+    reason: ShortText | None = None
+
+
+class CloseRequest(Strict):
+    outcome: Literal["won", "lost"]
+    reason: ShortText
+    competitor: ShortText | None = None
+
+
+class GateStatus(BaseModel):
+    next_stage: str
+    ready: bool
+    missing: list[MissingItem]
+    playbook_version: int
+
+
+class OpportunityRead(BaseModel):
+    id: str
+    account_id: str
+    title: str
+    owner_id: str
+    region: str
+    team: str
+    amount: str
+    currency: str
+    expected_close_date: str | None
+    stage: str
+    stage_label: dict[str, str]
+    status: Literal["open", "won", "lost"]
+    version: int
+    opened_at: str | None
+    stage_entered_at: str | None
+    last_customer_activity_at: str | None
+    closed_at: str | None
+    close_reason: str | None
+    activity_count: int
+    artifacts: list[dict[str, Any]]
+    stakeholders: list[dict[str, Any]]
+    gate: GateStatus | None
+    updated_at: str
+
+
+class OpportunityPage(BaseModel):
+    items: list[OpportunityRead]
+    next_cursor: str | None
+
+
+class HistoryItem(BaseModel):
+    event_id: str
+    type: str
+    version: int
+    occurred_at: str
+    recorded_at: str
+    actor: str | None
+    correlation_id: str | None
+    data: dict[str, Any]
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_cursor: str | None
+
+
+class PlaybookRead(BaseModel):
+    version: int
+    definition: dict[str, Any]

@@ -1,0 +1,1 @@
+"""Sightline's own library: event contracts, event store, outbox relay, consumers, auth, HTTP."""

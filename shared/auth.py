@@ -1,0 +1,99 @@
+"""Bearer JWT authentication: HS256 with a configured secret, or RS256 against a JWKS URL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import jwt
+
+from shared.errors import UnauthorizedError
+from shared.identity import ROLES, Principal
+
+LEEWAY_S = 30
+
+
+def issue_token(
+    secret: str,
+    *,
+    sub: str,
+    role: str,
+    region: str,
+    team: str,
+    ttl_s: int = 8 * 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
+    """Sign a development/test token (HS256)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": role,
+        "region": region,
+        "team": team,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class TokenVerifier:
+    """Verifies a bearer token; never accepts `alg: none` or an algorithm other than configured."""
+
+    def __init__(
+        self,
+        *,
+        algorithm: Literal["HS256", "RS256"] = "HS256",
+        secret: str | None = None,
+        jwks_url: str | None = None,
+        audience: str | None = None,
+        issuer: str | None = None,
+    ) -> None:
+        self._algorithm = algorithm
+        self._secret = secret
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._audience = audience
+        self._issuer = issuer
+        if algorithm == "HS256" and not secret:
+            raise ValueError("HS256 needs a secret")
+        if algorithm == "RS256" and self._jwks is None:
+            raise ValueError("RS256 needs a JWKS URL")
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key: Any = self._secret
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise UnauthorizedError("the token has expired") from None
+        except jwt.PyJWTError as exc:
+            raise UnauthorizedError(f"invalid token: {exc}") from None
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    missing = [c for c in ("sub", "role", "region", "team") if not isinstance(claims.get(c), str)]
+    if missing:
+        raise UnauthorizedError(f"token lacks claims: {', '.join(missing)}")
+    if claims["role"] not in ROLES:
+        raise UnauthorizedError(f"unknown role {claims['role']!r}")
+    if not all(claims[c] for c in ("sub", "region")):
+        raise UnauthorizedError("token has empty sub or region")
+    return Principal(
+        sub=claims["sub"], role=claims["role"], region=claims["region"], team=claims["team"]
+    )

@@ -1,0 +1,78 @@
+"""Database engine and Alembic migrations, built in the lifespan — never at import."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+#: one advisory lock id for "migrations running", so replicas starting together take turns
+MIGRATION_LOCK = 7_341_001
+
+
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "sightline"}},
+    )
+
+
+def alembic_config(script_location: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    return cfg
+
+
+def _upgrade(sync_conn: Connection, script_location: Path) -> None:
+    cfg = alembic_config(script_location)
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine, script_location: Path) -> None:
+    """Bring the service's database to the newest revision (serialised across replicas)."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        try:
+            await conn.run_sync(_upgrade, script_location)
+            await conn.commit()
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+            await conn.commit()
+
+
+def run_env(context: Any) -> None:
+    """Body of every service's `migrations/env.py`: reuse a given connection or open one."""
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=None)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    import os
+
+    url = os.environ["DATABASE_URL"]
+
+    async def run() -> None:
+        engine = make_engine(url, pool_size=1)
+        async with engine.connect() as conn:
+            await conn.run_sync(_configure_and_run, context)
+            await conn.commit()
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def _configure_and_run(sync_conn: Connection, context: Any) -> None:
+    context.configure(connection=sync_conn, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,126 @@
+"""CloudEvents 1.0, Kafka protocol binding, binary content mode: headers + JSON body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from shared.events.envelope import Envelope, Metadata
+from shared.events.registry import EventRegistry, UnknownEventError
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+#: CloudEvents extension attributes: lower-case letters and digits only
+EXTENSIONS = {
+    "streamid": "ce_streamid",
+    "streamtype": "ce_streamtype",
+    "streamversion": "ce_streamversion",
+    "correlationid": "ce_correlationid",
+    "causationid": "ce_causationid",
+    "actor": "ce_actor",
+    "region": "ce_region",
+    "recordedat": "ce_recordedat",
+    "partitionkey": "ce_partitionkey",
+}
+REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+
+
+class MalformedCloudEventError(ValueError):
+    """A message that is not a valid Sightline CloudEvent."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def encode(envelope: Envelope, source: str) -> KafkaRecord:
+    ev = envelope.event
+    meta = envelope.metadata
+    attrs: dict[str, str | None] = {
+        "ce_id": str(envelope.event_id),
+        "ce_source": source,
+        "ce_type": ev.type_name(),
+        "ce_specversion": SPEC_VERSION,
+        "ce_time": ev.occurred_at.isoformat(),
+        "ce_subject": envelope.stream_id,
+        "ce_dataschema": f"urn:sightline:schema:{ev.event_name}:{ev.event_version}",
+        "content-type": CONTENT_TYPE,
+        "ce_streamid": envelope.stream_id,
+        "ce_streamtype": envelope.stream_type,
+        "ce_streamversion": str(envelope.version),
+        "ce_correlationid": meta.correlation_id,
+        "ce_causationid": meta.causation_id,
+        "ce_actor": meta.actor,
+        "ce_region": meta.region,
+        "ce_recordedat": envelope.recorded_at.isoformat(),
+        "ce_partitionkey": envelope.key,
+    }
+    headers = [(k, v.encode()) for k, v in attrs.items() if v is not None]
+    body = json.dumps(ev.payload(), ensure_ascii=False, separators=(",", ":")).encode()
+    return KafkaRecord(key=envelope.key.encode(), value=body, headers=headers)
+
+
+def parse_type(ce_type: str) -> tuple[str, int]:
+    """`sightline.pipeline.ActivityLogged.v1` -> ("ActivityLogged", 1)."""
+    parts = ce_type.split(".")
+    if len(parts) != 4 or parts[0] != "sightline" or not parts[3].startswith("v"):
+        raise MalformedCloudEventError(f"unexpected ce_type {ce_type!r}")
+    try:
+        return parts[2], int(parts[3][1:])
+    except ValueError:
+        raise MalformedCloudEventError(f"unexpected ce_type {ce_type!r}") from None
+
+
+def header_map(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> dict[str, str]:
+    try:
+        return {k: v.decode() for k, v in headers}
+    except UnicodeDecodeError as exc:
+        raise MalformedCloudEventError("header is not UTF-8") from exc
+
+
+def decode(
+    headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...],
+    value: bytes | None,
+    registry: EventRegistry,
+) -> Envelope:
+    """Turn a Kafka message back into an envelope; raises on anything malformed or unknown."""
+    h = header_map(headers)
+    missing = [name for name in REQUIRED if name not in h]
+    if missing:
+        raise MalformedCloudEventError(f"missing CloudEvents attributes: {', '.join(missing)}")
+    if h["ce_specversion"] != SPEC_VERSION:
+        raise MalformedCloudEventError(f"unsupported specversion {h['ce_specversion']}")
+    name, version = parse_type(h["ce_type"])
+    if not registry.knows(name):
+        raise UnknownEventError(name)
+    try:
+        payload: Any = json.loads(value or b"")
+        if not isinstance(payload, dict):
+            raise MalformedCloudEventError("body is not a JSON object")
+        event = registry.parse(name, version, payload)
+        stream_id = h.get("ce_streamid") or h.get("ce_subject") or ""
+        return Envelope(
+            event_id=UUID(h["ce_id"]),
+            stream_id=stream_id,
+            stream_type=h.get("ce_streamtype", ""),
+            version=int(h.get("ce_streamversion", "0")),
+            event=event,
+            recorded_at=datetime.fromisoformat(h.get("ce_recordedat") or h["ce_time"]),
+            key=h.get("ce_partitionkey", stream_id),
+            metadata=Metadata(
+                correlation_id=h.get("ce_correlationid"),
+                causation_id=h.get("ce_causationid"),
+                actor=h.get("ce_actor"),
+                region=h.get("ce_region"),
+            ),
+        )
+    except UnknownEventError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MalformedCloudEventError(str(exc)) from exc

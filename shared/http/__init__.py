@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the four services: problems, auth, middleware, health, commands."""

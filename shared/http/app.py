@@ -1,0 +1,83 @@
+"""The FastAPI app every service is built on: problems, middleware, auth, health, contracts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from shared.auth import TokenVerifier
+from shared.events.registry import registry
+from shared.events.schema import all_schemas, asyncapi
+from shared.http import health, problems
+from shared.http.middleware import SightlineMiddleware
+from shared.settings import Settings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def verifier_for(settings: Settings) -> TokenVerifier:
+    return TokenVerifier(
+        algorithm=settings.jwt_algorithm,
+        secret=settings.secret() if settings.jwt_algorithm == "HS256" else None,
+        jwks_url=settings.jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+
+
+def build_app(
+    settings: Settings, *, title: str, description: str, version: str, lifespan: Lifespan
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    app.state.verifier = verifier_for(settings)
+    app.state.readiness = {}
+    problems.install(app)
+    app.add_middleware(
+        SightlineMiddleware, service=settings.service, max_body_bytes=settings.max_body_bytes
+    )
+    app.include_router(health.router)
+    topic = settings.topic(settings.service)
+
+    @app.get("/asyncapi.json", tags=["contracts"], operation_id="asyncapi", include_in_schema=False)
+    async def asyncapi_doc() -> JSONResponse:
+        return JSONResponse(asyncapi(registry, settings.service, topic, f"{title} events"))
+
+    @app.get("/schemas/events", tags=["contracts"], operation_id="eventSchemas")
+    async def event_schemas() -> dict[str, Any]:
+        """JSON Schema of every event type in the catalogue."""
+        return all_schemas(registry)
+
+    return app
+
+
+async def tcp_reachable(bootstrap: str) -> None:
+    """Readiness of the broker: one of the bootstrap servers accepts a connection."""
+    last: Exception | None = None
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError as exc:
+            last = exc
+    raise ConnectionError(f"no broker reachable at {bootstrap}: {last}")
+
+
+async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,105 @@
+"""Running a command from a request: retries on a version clash, Idempotency-Key replay."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Self, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from shared.errors import (
+    ConcurrencyError,
+    IdempotencyKeyReusedError,
+    SightlineError,
+    ValidationFailedError,
+)
+from shared.http.problems import MEDIA_TYPE, problem_body
+from shared.identity import Principal
+from shared.store.idempotency import IdempotencyStore, StoredResponse
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+MAX_ATTEMPTS = 4
+U = TypeVar("U", bound="CommandUnitOfWork")
+
+
+@dataclass
+class CommandResult:
+    """What a handler answers. `error` is a refusal that is still recorded (e.g. a blocked gate)."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    error: SightlineError | None = None
+
+
+class CommandUnitOfWork(Protocol):
+    idempotency: IdempotencyStore
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+def _respond(stored: StoredResponse, replayed: bool = False) -> Response:
+    headers = dict(stored.headers)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    media = MEDIA_TYPE if stored.status_code >= 400 else "application/json"
+    return JSONResponse(stored.body, stored.status_code, headers=headers, media_type=media)
+
+
+async def execute(
+    request: Request,
+    actor: Principal,
+    uow_factory: Callable[[], U],
+    handler: Callable[[U], Awaitable[CommandResult]],
+    *,
+    retry_on_conflict: bool = True,
+) -> Response:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _KEY.match(key):
+        raise ValidationFailedError(
+            "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"
+        )
+    scope = f"{actor.sub}:{request.method}:{request.url.path}"
+    digest = hashlib.sha256(await request.body()).hexdigest()
+    if key is not None:
+        async with uow_factory() as uow:
+            stored = await uow.idempotency.get(scope, key)
+        if stored is not None:
+            return _replay(stored, digest)
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with uow_factory() as uow:
+                result = await handler(uow)
+                body = problem_body(result.error) if result.error else result.body
+                if result.error is not None:
+                    body["instance"] = request.url.path
+                answer = StoredResponse(digest, result.status, body, result.headers)
+                if key is not None and not await uow.idempotency.put(scope, key, answer):
+                    break  # a concurrent twin stored its answer first: replay that
+                await uow.commit()
+                return _respond(answer)
+        except ConcurrencyError:
+            if not retry_on_conflict or attempt == MAX_ATTEMPTS:
+                raise
+    async with uow_factory() as uow:
+        stored = await uow.idempotency.get(scope, key or "")
+    if stored is None:
+        raise ConcurrencyError("the command raced with another; retry")
+    return _replay(stored, digest)
+
+
+def _replay(stored: StoredResponse, digest: str) -> Response:
+    if stored.request_hash != digest:
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key was used with a different request body"
+        )
+    return _respond(stored, replayed=True)

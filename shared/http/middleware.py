@@ -1,0 +1,74 @@
+"""Pure ASGI middleware: correlation id, request body limit, latency metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PayloadTooLargeError
+from shared.http.problems import from_error
+from shared.observability import REQUEST_LATENCY, correlation_id
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class SightlineMiddleware:
+    """One pass per request: sets the correlation id, caps the body, records latency."""
+
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-correlation-id", "")
+        cid = given if _SAFE_ID.match(given) else str(uuid.uuid4())
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        status = {"code": 500}
+        try:
+            length = headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+                resp = from_error(
+                    PayloadTooLargeError(f"the body exceeds {self.max_body} bytes"), scope["path"]
+                )
+                status["code"] = 413
+                await resp(scope, receive, send)
+                return
+
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body:
+                        raise PayloadTooLargeError(f"the body exceeds {self.max_body} bytes")
+                return message
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status["code"] = message["status"]
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"x-correlation-id", cid.encode()),
+                    ]
+                await send(message)
+
+            await self.app(scope, limited_receive, send_with_id)
+        finally:
+            route: Any = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUEST_LATENCY.labels(
+                self.service, scope["method"], path, str(status["code"])
+            ).observe(time.perf_counter() - started)
+            correlation_id.reset(token)

@@ -1,0 +1,1 @@
+"""Kafka plumbing: producer and admin helpers, the outbox relay, the consumer runner."""

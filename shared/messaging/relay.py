@@ -1,0 +1,173 @@
+"""The outbox relay: publishes committed events to Kafka in stream order, at least once.
+
+One relay per database is active (a PostgreSQL advisory lock); it is woken by NOTIFY on
+commit, polls as a fallback, and marks rows published rather than moving a checkpoint, so an
+event committed late by a concurrent transaction is never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.clock import Clock
+from shared.events.cloudevents import encode
+from shared.events.registry import EventRegistry
+from shared.messaging.kafka import backoff, end_offsets, ensure_topics, make_producer
+from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, PUBLISH_LATENCY
+from shared.settings import Settings
+from shared.store.postgres import COLUMNS, row_to_envelope
+from shared.store.schema import OUTBOX_CHANNEL
+
+log = logging.getLogger(__name__)
+RELAY_LOCK = 7_341_002
+BROKER_CHECK_EVERY_S = 5.0
+
+PENDING = text(
+    f"SELECT {COLUMNS} FROM events WHERE published_at IS NULL"  # noqa: S608
+    " ORDER BY global_id LIMIT :limit"
+)
+MARK = text("UPDATE events SET published_at = now() WHERE global_id = ANY(:ids)")
+BACKLOG = text("SELECT count(*) FROM events WHERE published_at IS NULL")
+ANY_PUBLISHED = text("SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NOT NULL)")
+REPUBLISH_ALL = text("UPDATE events SET published_at = NULL WHERE published_at IS NOT NULL")
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def republish_all(engine: AsyncEngine) -> int:
+    """Mark every event unpublished: the relay sends the whole log again (consumers dedupe)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(REPUBLISH_ALL)
+        await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    return int(result.rowcount or 0)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        registry: EventRegistry,
+        clock: Clock,
+        producer: AIOKafkaProducer | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._registry = registry
+        self._clock = clock
+        self._producer = producer
+        self._wake = asyncio.Event()
+        self._watermark = -1
+        self.is_leader = False
+
+    async def run(self) -> None:
+        """Run until cancelled: compete for leadership, publish while leading, back off on faults."""
+        attempt = 0
+        while True:
+            try:
+                await self._lead()
+                attempt = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any fault: broker or database away; try again later
+                self.is_leader = False
+                log.warning("outbox relay paused: %s: %s", type(exc).__name__, exc)
+                attempt += 1
+                await backoff(attempt)
+
+    async def _lead(self) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(self._settings.database_url or ""))
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                await asyncio.sleep(self._settings.relay_poll_interval_s)
+            self.is_leader = True
+            await conn.add_listener(OUTBOX_CHANNEL, self._notified)
+            producer = self._producer or make_producer(self._settings)
+            await producer.start()
+            try:
+                await self._publish_loop(conn, producer)
+            finally:
+                if self._producer is None:
+                    await producer.stop()
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _publish_loop(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> None:
+        topic = self._settings.topic(self._settings.service)
+        bootstrap = self._settings.kafka_bootstrap_servers or ""
+        await ensure_topics(bootstrap, [topic], self._settings.topic_partitions)
+        loop = asyncio.get_running_loop()
+        next_check = 0.0
+        while True:
+            if self._settings.republish_on_empty_broker and loop.time() >= next_check:
+                await self._republish_if_broker_lost_log(bootstrap, topic)
+                next_check = loop.time() + BROKER_CHECK_EVERY_S
+            self._wake.clear()
+            await self.drain(producer)
+            await conn.execute("SELECT 1")  # the lock's connection must still be alive
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_interval_s)
+
+    async def _republish_if_broker_lost_log(self, bootstrap: str, topic: str) -> None:
+        # a memory-only broker that restarted is empty (or shorter) while our log is not
+        total = sum((await end_offsets(bootstrap, topic)).values())
+        lost = total < self._watermark
+        if not lost and total == 0:
+            async with self._engine.connect() as c:
+                lost = bool((await c.execute(ANY_PUBLISHED)).scalar())
+        if lost:
+            count = await republish_all(self._engine)
+            log.warning("broker lost its log: republishing %d events", count)
+            total = 0
+        self._watermark = total
+
+    async def drain(self, producer: AIOKafkaProducer) -> int:
+        """Publish everything unpublished now; returns how many events were sent."""
+        sent = 0
+        source = self._settings.source
+        while True:
+            async with self._engine.connect() as c:
+                rows = list(await c.execute(PENDING, {"limit": self._settings.relay_batch_size}))
+            if not rows:
+                break
+            futures = []
+            envelopes = []
+            for row in rows:
+                env = row_to_envelope(row, self._registry)
+                record = encode(env, source)
+                topic = self._settings.topic(env.event.domain)
+                futures.append(
+                    await producer.send(topic, record.value, key=record.key, headers=record.headers)
+                )
+                envelopes.append(env)
+            await asyncio.gather(*futures)
+            async with self._engine.begin() as c:
+                await c.execute(MARK, {"ids": [r.global_id for r in rows]})
+            now = self._clock.now()
+            for env in envelopes:
+                PUBLISH_LATENCY.labels(self._settings.service).observe(
+                    max(0.0, (now - env.recorded_at).total_seconds())
+                )
+            EVENTS_PUBLISHED.labels(self._settings.service).inc(len(rows))
+            sent += len(rows)
+            self._watermark = max(self._watermark, 0) + len(rows)
+        async with self._engine.connect() as c:
+            OUTBOX_BACKLOG.labels(self._settings.service).set(
+                (await c.execute(BACKLOG)).scalar() or 0
+            )
+        return sent

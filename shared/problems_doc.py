@@ -1,0 +1,34 @@
+"""OpenAPI documentation of the problem responses every command may return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PROBLEM = {
+    "application/problem+json": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+            },
+            "required": ["type", "title", "status", "detail"],
+        }
+    }
+}
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, expired or invalid token", "content": _PROBLEM},
+    403: {"description": "Your role or region does not allow this", "content": _PROBLEM},
+    404: {"description": "Unknown id", "content": _PROBLEM},
+    409: {
+        "description": "Stage gate refused (lists each missing item) or a version clash",
+        "content": _PROBLEM,
+    },
+    412: {"description": "If-Match does not match the current version", "content": _PROBLEM},
+    413: {"description": "Body too large", "content": _PROBLEM},
+    422: {"description": "Invalid input (names the field)", "content": _PROBLEM},
+}

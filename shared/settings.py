@@ -1,0 +1,92 @@
+"""One settings pattern for all four services (pydantic-settings, environment variables)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["pipeline", "scoring", "alert", "collab"]
+DEV_JWT_SECRET = "sightline-local-development-secret-change-me"  # noqa: S105 - local mode only
+DEFAULT_PORTS: dict[str, int] = {"pipeline": 8001, "scoring": 8002, "alert": 8003, "collab": 8004}
+
+
+class Settings(BaseSettings):
+    """Read from the environment; `SIGHTLINE_` prefix except for the de-facto standard names."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", extra="ignore")
+
+    service: ServiceName = "pipeline"
+    environment: Literal["local", "test", "production"] = "local"
+    mode: Literal["api", "worker", "all"] = "all"
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "SIGHTLINE_DATABASE_URL")
+    )
+    db_pool_size: int = 10
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "SIGHTLINE_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    topic_prefix: str = ""
+    topic_partitions: int = 6
+    #: aiokafka consumers: Tansu does not answer a waiting fetch early, so keep this low
+    fetch_max_wait_ms: int = 10
+    #: off by default: the embedded broker has no InitProducerId; production may switch it on
+    kafka_enable_idempotence: bool = False
+    consumer_max_attempts: int = 3
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 1.0
+    #: after a broker lost its log (memory storage restarted), publish the event log again
+    republish_on_empty_broker: bool = True
+
+    jwt_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("JWT_SECRET", "SIGHTLINE_JWT_SECRET")
+    )
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _secrets_outside_local(self) -> Settings:
+        if self.jwt_algorithm == "RS256":
+            if not self.jwks_url:
+                raise ValueError("RS256 needs SIGHTLINE_JWKS_URL")
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        if self.environment == "local":
+            if secret is None:
+                self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            return self
+        if secret is None or secret == DEV_JWT_SECRET or len(secret) < 32:
+            raise ValueError(
+                "JWT_SECRET must be set to a private value of at least 32 characters "
+                "outside local mode"
+            )
+        return self
+
+    @property
+    def http_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORTS[self.service]
+
+    def topic(self, domain: str) -> str:
+        return f"{self.topic_prefix}{domain}.events"
+
+    @property
+    def source(self) -> str:
+        """CloudEvents `source` of this service's events."""
+        return f"/sightline/{self.service}"
+
+    def secret(self) -> str:
+        assert self.jwt_secret is not None
+        return self.jwt_secret.get_secret_value()

@@ -1,0 +1,153 @@
+"""PostgreSQL event store on SQLAlchemy 2.0 async Core (asyncpg driver)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.clock import Clock
+from shared.errors import ConcurrencyError
+from shared.events.envelope import Envelope, Metadata, NewEvent
+from shared.events.registry import EventRegistry
+from shared.store.eventstore import Position, StoredEvent
+
+COLUMNS = (
+    "global_id, tx_id::text AS tx_id, event_id, stream_id, stream_type, version, event_name,"
+    " event_version, payload, metadata, partition_key, recorded_at"
+)
+INSERT = text(
+    "INSERT INTO events (event_id, stream_id, stream_type, version, event_name, event_version,"
+    " payload, metadata, partition_key, occurred_at, recorded_at) VALUES (CAST(:event_id AS uuid),"
+    " :stream_id, :stream_type, :version, :event_name, :event_version, CAST(:payload AS jsonb),"
+    " CAST(:metadata AS jsonb), :partition_key, :occurred_at, :recorded_at)"
+)
+LOAD = text(f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")  # noqa: S608
+# Only transactions below the snapshot's xmin are certainly finished: reading up to there
+# means no event can later commit below the returned position (the sequence-gap trap).
+READ_ALL = text(
+    f"SELECT {COLUMNS} FROM events"  # noqa: S608
+    " WHERE (tx_id, global_id) > (CAST(:tx AS text)::xid8, :gid)"
+    " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+    " AND (CAST(:until AS timestamptz) IS NULL OR occurred_at <= CAST(:until AS timestamptz))"
+    " ORDER BY tx_id, global_id LIMIT :limit"
+)
+UNIQUE_VIOLATION = "23505"
+
+
+def row_to_envelope(row: Any, registry: EventRegistry) -> Envelope:
+    payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+    meta = row.metadata if isinstance(row.metadata, dict) else json.loads(row.metadata)
+    return Envelope(
+        event_id=row.event_id if isinstance(row.event_id, uuid.UUID) else uuid.UUID(row.event_id),
+        stream_id=row.stream_id,
+        stream_type=row.stream_type,
+        version=row.version,
+        event=registry.parse(row.event_name, row.event_version, payload),
+        recorded_at=row.recorded_at,
+        key=row.partition_key,
+        metadata=Metadata(**meta),
+    )
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return code == UNIQUE_VIOLATION
+
+
+class PostgresEventStore:
+    """Bound to one connection inside the caller's transaction (the unit of work)."""
+
+    def __init__(self, conn: AsyncConnection, registry: EventRegistry, clock: Clock) -> None:
+        self._conn = conn
+        self._registry = registry
+        self._clock = clock
+
+    async def load(self, stream_id: str) -> list[Envelope]:
+        result = await self._conn.execute(LOAD, {"stream_id": stream_id})
+        return [row_to_envelope(r, self._registry) for r in result]
+
+    async def append(
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        metadata: Metadata,
+    ) -> list[Envelope]:
+        if not events:
+            return []
+        recorded_at = self._clock.now()
+        envelopes = [
+            Envelope(
+                event_id=uuid.uuid4(),
+                stream_id=stream_id,
+                stream_type=stream_type,
+                version=expected_version + i,
+                event=new.event,
+                recorded_at=recorded_at,
+                key=new.key or stream_id,
+                metadata=metadata,
+            )
+            for i, new in enumerate(events, start=1)
+        ]
+        meta_json = json.dumps(asdict(metadata))
+        rows = [
+            {
+                "event_id": str(e.event_id),
+                "stream_id": stream_id,
+                "stream_type": stream_type,
+                "version": e.version,
+                "event_name": e.event.event_name,
+                "event_version": e.event.event_version,
+                "payload": json.dumps(e.event.payload(), ensure_ascii=False),
+                "metadata": meta_json,
+                "partition_key": e.key,
+                "occurred_at": e.event.occurred_at,
+                "recorded_at": recorded_at,
+            }
+            for e in envelopes
+        ]
+        try:
+            # a savepoint keeps the caller's transaction usable after a clash
+            async with self._conn.begin_nested():
+                await self._conn.execute(INSERT, rows if len(rows) > 1 else rows[0])
+        except IntegrityError as exc:
+            if is_unique_violation(exc):
+                raise ConcurrencyError(
+                    f"stream {stream_id} moved past version {expected_version}",
+                    stream_id=stream_id,
+                ) from None
+            raise
+        return envelopes
+
+    async def read_all(
+        self,
+        after: Position | None = None,
+        limit: int = 1000,
+        occurred_until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        after = after or Position(0, 0)
+        result = await self._conn.execute(
+            READ_ALL,
+            {
+                "tx": str(after.tx_id),
+                "gid": after.global_id,
+                "until": occurred_until,
+                "limit": limit,
+            },
+        )
+        return [
+            StoredEvent(Position(int(r.tx_id), r.global_id), row_to_envelope(r, self._registry))
+            for r in result
+        ]
