@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
@@ -18,13 +15,12 @@ from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.entrypoints.api import opportunities, playbook
 from shared.clock import Clock, SystemClock
-from shared.db import make_engine, migrate
 from shared.events.envelope import Metadata
 from shared.events.registry import registry
-from shared.http.app import build_app, cancel_all, tcp_reachable
+from shared.http.app import build_app
 from shared.identity import Principal
-from shared.messaging.relay import OutboxRelay
 from shared.observability import correlation_id
+from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,32 +58,11 @@ class PipelineService:
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url or "", settings.db_pool_size)
-        await migrate(engine, MIGRATIONS)
+    async def setup(app: FastAPI, engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
         svc = PipelineService(engine, clock)
         await svc.seed()
         app.state.pipeline = svc
-
-        async def database() -> None:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-
-        async def broker() -> None:
-            await tcp_reachable(settings.kafka_bootstrap_servers or "")
-
-        app.state.readiness = {"database": database, "broker": broker}
-        tasks: list[asyncio.Task[Any]] = []
-        if settings.mode in ("worker", "all"):
-            relay = OutboxRelay(engine, settings, registry, clock)
-            app.state.relay = relay
-            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        try:
-            yield
-        finally:
-            await cancel_all(tasks)
-            await engine.dispose()
+        return []
 
     app = build_app(
         settings,
@@ -97,7 +72,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             "its action package is complete. Commands accept `Idempotency-Key` and `If-Match`."
         ),
         version="1.0.0",
-        lifespan=lifespan,
+        lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
     )
     app.include_router(playbook.router)
     app.include_router(opportunities.router)

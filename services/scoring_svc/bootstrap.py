@@ -1,0 +1,25 @@
+"""Composition root of scoring_svc (health scores, KPIs, forecast): runtime skeleton for now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+import shared.contracts  # noqa: F401 - registers the event catalogue
+from shared.clock import Clock, SystemClock
+from shared.http.app import build_app
+from shared.runtime.lifespan import no_workers, service_lifespan
+from shared.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    return build_app(
+        settings,
+        title="Sightline scoring",
+        description="Weekly behaviour health scores (行为健康度), KPIs and the measured forecast.",
+        version="0.1.0",
+        lifespan=service_lifespan(settings, MIGRATIONS, clock or SystemClock(), no_workers),
+    )

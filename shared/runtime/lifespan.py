@@ -1,0 +1,63 @@
+"""The lifespan every service shares: engine, migrations, readiness checks, relay and workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.clock import Clock
+from shared.db import make_engine, migrate
+from shared.events.registry import registry
+from shared.http.app import cancel_all, tcp_reachable
+from shared.messaging.relay import OutboxRelay
+from shared.settings import Settings
+
+#: called once the database is migrated; returns the background workers (consumers, schedulers)
+Setup = Callable[[FastAPI, AsyncEngine], Awaitable[list[Coroutine[Any, Any, None]]]]
+
+
+def service_lifespan(
+    settings: Settings, migrations: Path, clock: Clock, setup: Setup
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url or "", settings.db_pool_size)
+        await migrate(engine, migrations)
+        workers = await setup(app, engine)
+
+        async def database() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def broker() -> None:
+            await tcp_reachable(settings.kafka_bootstrap_servers or "")
+
+        app.state.readiness = {"database": database, "broker": broker}
+        tasks: list[asyncio.Task[Any]] = []
+        if settings.mode in ("worker", "all"):
+            relay = OutboxRelay(engine, settings, registry, clock)
+            app.state.relay = relay
+            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+            tasks.extend(asyncio.create_task(w) for w in workers)
+        else:
+            for w in workers:
+                w.close()  # api-only replicas leave background work to the workers
+        try:
+            yield
+        finally:
+            await cancel_all(tasks)
+            await engine.dispose()
+
+    return lifespan
+
+
+async def no_workers(_app: FastAPI, _engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
+    """Setup of a service that so far only publishes (and has nothing to consume)."""
+    return []
