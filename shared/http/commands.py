@@ -37,7 +37,8 @@ class CommandResult:
 
 
 class CommandUnitOfWork(Protocol):
-    idempotency: IdempotencyStore
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> Self: ...
 

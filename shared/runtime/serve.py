@@ -18,7 +18,7 @@ SERVICES = ("pipeline", "scoring", "alert", "collab")
 def _settings(service: str) -> Settings:
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    settings = Settings(service=service)  # type: ignore[arg-type]
+    settings = Settings(service=service)
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         raise SystemExit(
             "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set (or use `sightline up`)"

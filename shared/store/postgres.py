@@ -23,11 +23,15 @@ COLUMNS = (
     "global_id, tx_id::text AS tx_id, event_id, stream_id, stream_type, version, event_name,"
     " event_version, payload, metadata, partition_key, recorded_at"
 )
+# The WHERE clause refuses a gap (expected version ahead of the stream); the unique
+# (stream_id, version) constraint refuses a writer that is behind.
 INSERT = text(
     "INSERT INTO events (event_id, stream_id, stream_type, version, event_name, event_version,"
-    " payload, metadata, partition_key, occurred_at, recorded_at) VALUES (CAST(:event_id AS uuid),"
+    " payload, metadata, partition_key, occurred_at, recorded_at) SELECT CAST(:event_id AS uuid),"
     " :stream_id, :stream_type, :version, :event_name, :event_version, CAST(:payload AS jsonb),"
-    " CAST(:metadata AS jsonb), :partition_key, :occurred_at, :recorded_at)"
+    " CAST(:metadata AS jsonb), :partition_key, :occurred_at, :recorded_at"
+    " WHERE COALESCE((SELECT max(version) FROM events WHERE stream_id = :stream_id), 0)"
+    " = :version - 1"
 )
 LOAD = text(f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")  # noqa: S608
 # Only transactions below the snapshot's xmin are certainly finished: reading up to there
@@ -118,16 +122,18 @@ class PostgresEventStore:
             }
             for e in envelopes
         ]
+        clash = ConcurrencyError(
+            f"stream {stream_id} is not at version {expected_version}", stream_id=stream_id
+        )
         try:
             # a savepoint keeps the caller's transaction usable after a clash
             async with self._conn.begin_nested():
-                await self._conn.execute(INSERT, rows if len(rows) > 1 else rows[0])
+                for row in rows:
+                    if (await self._conn.execute(INSERT, row)).rowcount != 1:
+                        raise clash
         except IntegrityError as exc:
             if is_unique_violation(exc):
-                raise ConcurrencyError(
-                    f"stream {stream_id} moved past version {expected_version}",
-                    stream_id=stream_id,
-                ) from None
+                raise clash from None
             raise
         return envelopes
 

@@ -15,6 +15,9 @@ from shared.store.postgres import PostgresEventStore
 class SqlUnitOfWork:
     """Subclasses bind their own repositories in `bind()`; nothing is written unless committed."""
 
+    events: PostgresEventStore
+    idempotency: PostgresIdempotencyStore
+
     def __init__(self, engine: AsyncEngine, registry: EventRegistry, clock: Clock) -> None:
         self._engine = engine
         self._registry = registry

@@ -69,7 +69,7 @@ class Playbooks:
                 stages=sorted(stranded),
             )
         event = PlaybookPublished(
-            occurred_at=occurred_at,  # type: ignore[arg-type]
+            occurred_at=occurred_at,
             playbook_version=version + 1,
             definition=definition,
             published_by=actor,

@@ -22,6 +22,10 @@ class OpportunityClosedError(ConflictError):
     slug, title = "opportunity-closed", "The opportunity is already won or lost"
 
 
+class LastStageError(ConflictError):
+    slug, title = "last-stage", "The deal is in the last stage: close it as won or lost"
+
+
 class NotPermittedError(ForbiddenError):
     slug, title = "not-permitted", "Your role or region does not allow this"
 

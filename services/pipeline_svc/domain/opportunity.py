@@ -11,6 +11,7 @@ from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain.artifacts import check_fields
 from services.pipeline_svc.domain.errors import (
     GateBlockedError,
+    LastStageError,
     OpportunityClosedError,
     UnknownKindError,
 )
@@ -223,7 +224,7 @@ class Opportunity:
         self._require_open()
         to, missing = self.missing_for_next(playbook)
         if to == "won":
-            raise OpportunityClosedError(
+            raise LastStageError(
                 f"{self.stage} is the last stage: close the deal as won or lost instead"
             )
         if cmd.to_stage is not None and cmd.to_stage != to:

@@ -51,7 +51,7 @@ def _check(
             code=f"artifact:{req.artifact}",
             requirement="artifact",
             stage=stage,
-            gate=gate,  # type: ignore[arg-type]
+            gate=gate,
             detail=f"{en}{rate} must be submitted",
             detail_zh=f"需提交{zh}",
         )
@@ -73,7 +73,7 @@ def _check(
             code=f"activity:{'|'.join(req.activity_kinds)}",
             requirement="activity",
             stage=stage,
-            gate=gate,  # type: ignore[arg-type]
+            gate=gate,
             detail=f"a {en} activity{step} must be logged{where}",
             detail_zh=f"需记录{zh}活动" + ("并明确下一步" if req.require_next_step else ""),
         )
@@ -84,7 +84,7 @@ def _check(
         code=f"stakeholder_roles:{req.min_roles}",
         requirement="stakeholder_roles",
         stage=stage,
-        gate=gate,  # type: ignore[arg-type]
+        gate=gate,
         detail=f"stakeholders of at least {req.min_roles} roles must be mapped ({covered} so far)",
         detail_zh=f"需覆盖至少{req.min_roles}类关键人角色(当前{covered}类)",
     )

@@ -14,6 +14,7 @@ from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.application.views import public, render
 from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
+from services.pipeline_svc.domain.errors import OpportunityNotFoundError
 from services.pipeline_svc.entrypoints.api import schemas as s
 from services.pipeline_svc.entrypoints.api.deps import IfMatch, Pipeline
 from shared.errors import ForbiddenError
@@ -145,7 +146,7 @@ async def history(
     async with svc.uow() as uow:
         envelopes = await uow.events.load(h.stream_id(opportunity_id))
     if not envelopes:
-        raise h.OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+        raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
     region = getattr(envelopes[0].event, "region", "")
     if not permissions.may_read(actor, region):
         raise ForbiddenError(f"the opportunity belongs to region {region}")

@@ -1,0 +1,1 @@
+"""Running Sightline: embedded servers, the launcher behind `sightline up`, service processes."""

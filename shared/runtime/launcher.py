@@ -1,0 +1,347 @@
+"""`sightline up`: PostgreSQL and a broker (embedded unless configured), then the four services."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from shared.auth import issue_token
+from shared.runtime.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from shared.runtime.processes import child_preexec, log_tail, port_is_open, stop_process_groups
+from shared.runtime.provision import (
+    LaunchError,
+    env_value,
+    provide_broker,
+    provide_databases,
+    topic_names,
+)
+from shared.settings import DEFAULT_PORTS, DEV_JWT_SECRET
+
+SERVICES: tuple[str, ...] = ("pipeline", "scoring", "alert", "collab")
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 10.0
+DEMO_ADMIN = {"sub": "demo-admin", "role": "admin", "region": "east", "team": "east-1"}
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+__all__ = ["SERVICES", "LaunchError", "Runtime", "service_argv", "up"]
+
+
+def service_argv(service: str) -> list[str]:
+    """How a service process is started; tests may substitute a stand-in."""
+    return [sys.executable, "-m", "shared.cli", "serve", service]
+
+
+@dataclass
+class _Child:
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+
+class Runtime:
+    """Everything `sightline up` runs, as one object that tests can start and stop too.
+
+    `env` overrides the process environment, for the configuration read here and for the
+    services' environment alike. Explicit `ports`/`base_port` win over `SIGHTLINE_<SVC>_PORT`.
+    `argv(service)` is the command of a service process (default: `service_argv`).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        base_port: int | None = None,
+        kafka_port: int | None = None,
+        ports: Mapping[str, int] | None = None,
+        env: Mapping[str, str] | None = None,
+        services: Sequence[str] = SERVICES,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        say: Callable[[str], None] | None = None,
+        argv: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        unknown = set(services) - set(SERVICES)
+        if unknown:
+            raise ValueError(f"unknown services: {', '.join(sorted(unknown))}")
+        self.workdir = workdir.resolve()
+        self.log_dir = self.workdir / "logs"
+        self.env = {**os.environ, **(env or {})}
+        self.services = tuple(services)
+        self.ready_timeout_s = ready_timeout_s
+        self._say = say or (lambda _: None)
+        self._argv = argv or service_argv
+        self.ports = {
+            svc: self._port_for(svc, index, base_port, ports or {})
+            for index, svc in enumerate(self.services)
+        }
+        self.urls = {svc: f"http://127.0.0.1:{port}" for svc, port in self.ports.items()}
+        self.kafka_port = kafka_port or int(self._get("SIGHTLINE_KAFKA_PORT") or 9092)
+        self.database_urls: dict[str, str] = {}
+        self.postgres: EmbeddedPostgres | None = None
+        self.kafka: EmbeddedKafka | None = None
+        self.broker_fresh = False
+        self._bootstrap: str | None = None
+        self._children: dict[str, _Child] = {}
+
+    @classmethod
+    def on_free_ports(
+        cls,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        services: Sequence[str] = SERVICES,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        say: Callable[[str], None] | None = None,
+        argv: Callable[[str], list[str]] | None = None,
+    ) -> Runtime:
+        """A runtime whose services and embedded broker use ports the OS reports free now."""
+        return cls(
+            workdir,
+            ports={svc: free_port() for svc in services},
+            kafka_port=free_port(),
+            env=env,
+            services=services,
+            ready_timeout_s=ready_timeout_s,
+            say=say,
+            argv=argv,
+        )
+
+    def _get(self, name: str) -> str | None:
+        """An environment value; empty counts as unset so tests can blank inherited ones."""
+        return env_value(self.env, name)
+
+    def _port_for(
+        self, svc: str, index: int, base_port: int | None, ports: Mapping[str, int]
+    ) -> int:
+        if svc in ports:
+            return ports[svc]
+        if base_port is not None:
+            return base_port + index
+        return int(self._get(f"SIGHTLINE_{svc.upper()}_PORT") or DEFAULT_PORTS[svc])
+
+    @property
+    def bootstrap(self) -> str:
+        if self._bootstrap is None:
+            raise LaunchError("the runtime is not started")
+        return self._bootstrap
+
+    @property
+    def topics(self) -> list[str]:
+        return topic_names(self.env)
+
+    def log_path(self, service: str) -> Path:
+        return self.log_dir / f"{service}.log"
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bring everything up; on any failure stop what was started and raise LaunchError."""
+        atexit.register(self.stop)  # a crash must not leave PostgreSQL or the broker behind
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.postgres, self.database_urls = provide_databases(
+                self.env, self.services, self.workdir / "pg", self._say
+            )
+            self.kafka, self._bootstrap = provide_broker(
+                self.env, self.kafka_port, self.log_dir, self._say
+            )
+            self.broker_fresh = self.kafka is not None  # memory storage: it starts empty
+            for svc in self.services:
+                self._spawn(svc)
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, svc: str) -> None:
+        port = self.ports[svc]
+        if port_is_open("127.0.0.1", port):
+            raise LaunchError(
+                f"port {port} for {svc} is in use; set SIGHTLINE_{svc.upper()}_PORT to another"
+            )
+        env = {
+            **self.env,
+            "DATABASE_URL": self.database_urls[svc],
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "SIGHTLINE_SERVICE": svc,
+            "SIGHTLINE_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+            # The children run this checkout's code even when it is not pip-installed.
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PROJECT_ROOT), self._get("PYTHONPATH")])
+            ),
+        }
+        env.pop("SIGHTLINE_BROKER_FRESH", None)
+        if self.broker_fresh:
+            env["SIGHTLINE_BROKER_FRESH"] = "1"
+        log = self.log_path(svc).open("wb")
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self._argv(svc),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: Ctrl-C reaches the launcher only
+            preexec_fn=child_preexec(),
+        )
+        self._children[svc] = _Child(process, log)
+
+    def _wait_ready(self) -> None:
+        pending = set(self._children)
+        deadline = time.monotonic() + self.ready_timeout_s
+        with httpx.Client(timeout=1.0) as client:
+            while pending:
+                for svc in sorted(pending):
+                    self._raise_if_dead(svc)
+                    try:
+                        response = client.get(f"{self.urls[svc]}/readyz")
+                    except httpx.HTTPError:
+                        continue
+                    if response.status_code == 200:
+                        pending.discard(svc)
+                        self._say(f"{svc} is ready on {self.urls[svc]}")
+                if pending and time.monotonic() > deadline:
+                    tails = "\n".join(
+                        f"--- {self.log_path(s)} ---\n{log_tail(self.log_path(s))}"
+                        for s in sorted(pending)
+                    )
+                    raise LaunchError(
+                        f"not ready after {self.ready_timeout_s:.0f}s: "
+                        f"{', '.join(sorted(pending))}\n{tails}"
+                    )
+                if pending:
+                    time.sleep(0.2)
+
+    def _raise_if_dead(self, svc: str) -> None:
+        code = self._children[svc].process.poll()
+        if code is not None:
+            raise LaunchError(
+                f"{svc} exited with code {code}; last lines of {self.log_path(svc)}:\n"
+                f"{log_tail(self.log_path(svc))}"
+            )
+
+    # -- run and stop --------------------------------------------------------------------
+
+    def exited(self) -> str | None:
+        """The first service whose process has exited, if any."""
+        for svc, child in self._children.items():
+            if child.process.poll() is not None:
+                return svc
+        return None
+
+    def stop(self) -> None:
+        """Services first (SIGTERM, then SIGKILL), then the broker, then PostgreSQL. Idempotent."""
+        atexit.unregister(self.stop)
+        children, self._children = list(self._children.values()), {}
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("services", lambda: stop_process_groups([c.process for c in children], STOP_GRACE_S))
+        ]
+        if self.kafka is not None:
+            steps.append(("broker", self.kafka.stop))
+        if self.postgres is not None:
+            steps.append(("PostgreSQL", self.postgres.stop))
+        self.kafka = self.postgres = None
+        for name, step in steps:
+            try:
+                step()
+            except Exception as exc:  # keep going: the later parts must still be stopped
+                print(f"sightline: stopping {name} failed: {exc!r}", file=sys.stderr)
+        for child in children:
+            child.log.close()
+
+    def jwt_secret(self) -> str | None:
+        """The HS256 secret the services will verify with, or None under RS256/JWKS."""
+        if (self._get("SIGHTLINE_JWT_ALGORITHM") or "HS256") != "HS256":
+            return None
+        secret = self._get("JWT_SECRET") or self._get("SIGHTLINE_JWT_SECRET")
+        local = (self._get("SIGHTLINE_ENVIRONMENT") or "local") == "local"
+        return secret or (DEV_JWT_SECRET if local else None)
+
+    def demo_token(self) -> str | None:
+        secret = self.jwt_secret()
+        if secret is None:
+            return None
+        return issue_token(
+            secret,
+            sub=DEMO_ADMIN["sub"],
+            role=DEMO_ADMIN["role"],
+            region=DEMO_ADMIN["region"],
+            team=DEMO_ADMIN["team"],
+            issuer=self._get("SIGHTLINE_JWT_ISSUER"),
+            audience=self._get("SIGHTLINE_JWT_AUDIENCE"),
+        )
+
+
+def _summary(runtime: Runtime) -> str:
+    lines = ["", f"Sightline is up. Service logs: {runtime.log_dir}/<service>.log", ""]
+    for svc in runtime.services:
+        url = runtime.urls[svc]
+        lines.append(f"  {svc:<9} {url}   API docs: {url}/docs")
+    lines.append("")
+    if runtime.postgres is not None:
+        lines.append(f"  PostgreSQL  embedded, data in {runtime.postgres.data_dir}")
+    else:
+        lines.append(
+            "  PostgreSQL  "
+            + make_url(runtime.database_urls[runtime.services[0]]).render_as_string(
+                hide_password=True
+            )
+        )
+    kind = "embedded Tansu, memory storage" if runtime.kafka is not None else "external"
+    lines.append(f"  Kafka       {runtime.bootstrap} ({kind})")
+    token = runtime.demo_token()
+    lines.append("")
+    if token is None:
+        lines.append("  Tokens come from your identity provider (RS256/JWKS configured).")
+    else:
+        claims = " ".join(f"{k}={v}" for k, v in DEMO_ADMIN.items())
+        lines += [f"  Dev token ({claims}), send as 'Authorization: Bearer $TOKEN':"]
+        lines.append(f"  export TOKEN={token}")
+    lines += ["", "Press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def up(state_dir: Path | None = None) -> int:
+    """Run everything in the foreground until Ctrl-C/SIGTERM or a service dies; return exit code."""
+
+    def say(message: str) -> None:
+        print(f"sightline: {message}", flush=True)
+
+    runtime = Runtime(state_dir or Path.cwd() / ".sightline", say=say)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        runtime.start()
+        print(_summary(runtime), flush=True)
+        while (dead := runtime.exited()) is None:
+            time.sleep(0.5)
+        say(f"{dead} exited unexpectedly; stopping everything. Last lines of its log:")
+        print(log_tail(runtime.log_path(dead)), file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    except LaunchError as exc:
+        print(f"sightline: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # A second Ctrl-C must not interrupt the shutdown half-way and leave orphans.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        runtime.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous)
+        say("stopped")

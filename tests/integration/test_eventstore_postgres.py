@@ -1,0 +1,242 @@
+"""The PostgreSQL event store: the shared contract, racing writers, and the sequence-gap trap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from shared.clock import FixedClock
+from shared.errors import ConcurrencyError
+from shared.events import registry
+from shared.events.envelope import Envelope, Metadata
+from shared.store.eventstore import Position, StoredEvent
+from shared.store.postgres import PostgresEventStore
+from shared.store.schema import SHARED_DDL
+from tests.contract.eventstore_contract import (
+    RECORDED_AT,
+    STREAM_TYPE,
+    EventStoreContract,
+    append,
+    ids,
+    logged,
+    opened,
+    read_everything,
+    stream,
+    tail,
+)
+
+pytestmark = pytest.mark.integration
+
+WRITERS = 10
+
+
+class PostgresBackend:
+    """Each unit of work is one connection and one transaction, as in the service."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.clock = FixedClock(RECORDED_AT)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[PostgresEventStore]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield PostgresEventStore(conn, registry, self.clock)
+
+
+@pytest.fixture
+async def backend(database_url: str) -> AsyncIterator[PostgresBackend]:
+    """A fresh database with the shared schema, created the way migrations create it."""
+    engine = create_async_engine(database_url, pool_size=WRITERS + 2, max_overflow=4)
+    try:
+        async with engine.begin() as conn:
+            for statement in SHARED_DDL:
+                await conn.execute(text(statement))
+        yield PostgresBackend(engine)
+    finally:
+        await engine.dispose()
+
+
+class TestPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    def backend(self, backend: PostgresBackend) -> PostgresBackend:
+        return backend
+
+    async def test_the_events_table_records_the_commit_transaction_of_each_event(
+        self, backend: PostgresBackend
+    ) -> None:
+        s = stream()
+        async with backend.session() as store:
+            await store.append(s, STREAM_TYPE, 0, [opened(s)], Metadata())
+            await store.append(s, STREAM_TYPE, 1, [logged(s)], Metadata())
+
+        async with backend.engine.connect() as conn:
+            tx_ids = (
+                await conn.execute(
+                    text("SELECT DISTINCT tx_id::text FROM events WHERE stream_id = :s"), {"s": s}
+                )
+            ).scalars()
+            assert len(list(tx_ids)) == 1
+
+
+async def contend(
+    backend: PostgresBackend, s: str, writer: int, barrier: asyncio.Barrier | None
+) -> Envelope | ConcurrencyError:
+    """One writer on its own connection: load the stream, then append at its version."""
+    async with backend.session() as store:
+        current = len(await store.load(s))
+        if barrier is not None:
+            await barrier.wait()
+        try:
+            (env,) = await store.append(
+                s, STREAM_TYPE, current, [logged(s)], Metadata(actor=f"writer-{writer}")
+            )
+        except ConcurrencyError as clash:
+            return clash
+        return env
+
+
+class TestConcurrentWriters:
+    async def test_of_ten_writers_at_the_same_version_exactly_one_wins(
+        self, backend: PostgresBackend
+    ) -> None:
+        s = stream()
+        await append(backend, s, 0, [opened(s)])
+        barrier = asyncio.Barrier(WRITERS)
+
+        results = await asyncio.gather(*(contend(backend, s, i, barrier) for i in range(WRITERS)))
+
+        winners = [r for r in results if isinstance(r, Envelope)]
+        losers = [r for r in results if isinstance(r, ConcurrencyError)]
+        assert (len(winners), len(losers)) == (1, WRITERS - 1)
+        async with backend.session() as store:
+            loaded = await store.load(s)
+        assert [e.version for e in loaded] == [1, 2]
+        assert loaded[1] == winners[0]
+
+    async def test_ten_retrying_writers_each_land_once_without_duplicate_versions(
+        self, backend: PostgresBackend
+    ) -> None:
+        s = stream()
+        barrier = asyncio.Barrier(WRITERS)
+        losses: list[ConcurrencyError] = []
+
+        async def writer(i: int) -> Envelope:
+            first_try = True
+            for _ in range(50):
+                result = await contend(backend, s, i, barrier if first_try else None)
+                first_try = False
+                if isinstance(result, Envelope):
+                    return result
+                losses.append(result)
+            raise AssertionError(f"writer {i} never landed")
+
+        landed = await asyncio.gather(*(writer(i) for i in range(WRITERS)))
+
+        async with backend.session() as store:
+            loaded = await store.load(s)
+        assert [e.version for e in loaded] == list(range(1, WRITERS + 1))
+        assert sorted(ids(loaded)) == sorted(ids(landed))
+        assert sorted(e.metadata.actor or "" for e in loaded) == sorted(
+            f"writer-{i}" for i in range(WRITERS)
+        )
+        assert len(losses) >= WRITERS - 1
+        async with backend.engine.connect() as conn:
+            duplicates = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM (SELECT version FROM events WHERE stream_id = :s"
+                    " GROUP BY version HAVING count(*) > 1) d"
+                ),
+                {"s": s},
+            )
+        assert duplicates == 0
+
+
+class TestSequenceGaps:
+    """A transaction that took a lower global id but commits later must never be skipped."""
+
+    async def test_a_reader_never_skips_an_event_committed_late_below_its_position(
+        self, backend: PostgresBackend
+    ) -> None:
+        start = await tail(backend)
+        a, b, c = stream(), stream(), stream()
+        (env_c,) = await append(backend, c, 0, [opened(c)])
+
+        async with backend.engine.connect() as conn_a:
+            tx_a = await conn_a.begin()
+            store_a = PostgresEventStore(conn_a, registry, backend.clock)
+            (env_a,) = await store_a.append(a, STREAM_TYPE, 0, [opened(a)], Metadata())
+            (env_b,) = await append(backend, b, 0, [opened(b)])  # commits first
+            gid_a, gid_b = await global_ids(conn_a, env_a, env_b)
+            assert gid_a < gid_b, "premise: A holds the lower id and commits last"
+
+            during = await read_everything(backend, after=start)
+            assert ids(during) == ids([env_c])
+            follower_at = during[-1].position
+
+            await tx_a.commit()
+
+        resumed = await read_everything(backend, after=follower_at)
+        assert ids(resumed) == ids([env_a, env_b])
+        assert all(r.position > follower_at for r in resumed)
+
+        from_scratch = await read_everything(backend, after=start)
+        assert ids(from_scratch) == ids([env_c, env_a, env_b])
+
+    async def test_a_paging_reader_with_limit_one_reads_every_event_once(
+        self, backend: PostgresBackend
+    ) -> None:
+        start = await tail(backend)
+        a, b = stream(), stream()
+
+        async with backend.engine.connect() as conn_a:
+            tx_a = await conn_a.begin()
+            store_a = PostgresEventStore(conn_a, registry, backend.clock)
+            (env_a,) = await store_a.append(a, STREAM_TYPE, 0, [opened(a)], Metadata())
+            (env_b,) = await append(backend, b, 0, [opened(b)])
+            seen = await follow(backend, start, limit=1)
+            await tx_a.commit()
+
+        seen += await follow(backend, seen[-1].position if seen else start, limit=1)
+
+        assert ids(seen) == ids([env_a, env_b])
+
+    async def test_a_rolled_back_lower_id_leaves_a_gap_that_does_not_block_readers(
+        self, backend: PostgresBackend
+    ) -> None:
+        start = await tail(backend)
+        a, b = stream(), stream()
+
+        async with backend.engine.connect() as conn_a:
+            tx_a = await conn_a.begin()
+            store_a = PostgresEventStore(conn_a, registry, backend.clock)
+            await store_a.append(a, STREAM_TYPE, 0, [opened(a)], Metadata())
+            (env_b,) = await append(backend, b, 0, [opened(b)])
+            await tx_a.rollback()
+
+        assert ids(await read_everything(backend, after=start)) == ids([env_b])
+
+
+async def global_ids(conn: AsyncConnection, *envelopes: Envelope) -> list[int]:
+    rows = await conn.execute(
+        text("SELECT event_id::text, global_id FROM events WHERE event_id::text = ANY(:ids)"),
+        {"ids": [str(e.event_id) for e in envelopes]},
+    )
+    by_id = {r.event_id: r.global_id for r in rows}
+    return [by_id[str(e.event_id)] for e in envelopes]
+
+
+async def follow(backend: PostgresBackend, after: Position | None, limit: int) -> list[StoredEvent]:
+    """Read page by page, each page in a transaction of its own, as a relay would."""
+    out: list[StoredEvent] = []
+    while True:
+        async with backend.session() as store:
+            page = await store.read_all(after=after, limit=limit)
+        if not page:
+            return out
+        out += page
+        after = page[-1].position
