@@ -10,15 +10,17 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
+from services.pipeline_svc.adapters.collab import COLLAB_HANDLED, apply_collab_event
 from services.pipeline_svc.application.handlers import Context
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
-from services.pipeline_svc.entrypoints.api import opportunities, playbook
+from services.pipeline_svc.entrypoints.api import ingest, opportunities, playbook
 from shared.clock import Clock, SystemClock
 from shared.events.envelope import Metadata
 from shared.events.registry import registry
 from shared.http.app import build_app
 from shared.identity import Principal
+from shared.messaging.consumer import ConsumerRunner
 from shared.observability import correlation_id
 from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
@@ -62,7 +64,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         svc = PipelineService(engine, clock)
         await svc.seed()
         app.state.pipeline = svc
-        return []
+        handlers = dict.fromkeys(COLLAB_HANDLED, apply_collab_event)
+        collab = ConsumerRunner(
+            engine, settings, registry, "pipeline-collab", [settings.topic("collab")], handlers
+        )
+        app.state.consumers = [collab]
+        return [collab.run()]
 
     app = build_app(
         settings,
@@ -76,4 +83,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.include_router(playbook.router)
     app.include_router(opportunities.router)
+    app.include_router(ingest.router)
     return app

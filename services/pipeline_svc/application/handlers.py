@@ -5,21 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.application.views import render
 from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
-from services.pipeline_svc.domain.errors import GateBlockedError, OpportunityNotFoundError
+from services.pipeline_svc.domain.errors import (
+    AccountNotYetKnownError,
+    GateBlockedError,
+    OpportunityNotFoundError,
+    RegionIsolationError,
+)
 from services.pipeline_svc.domain.opportunity import STREAM_TYPE, Opportunity, open_opportunity
-from shared.contracts.pipeline import StageAdvanceBlocked
+from shared.contracts.pipeline import StageAdvanceBlocked, StakeholderMapped
 from shared.errors import ConflictError, PreconditionFailedError
 from shared.events.base import DomainEvent
 from shared.events.envelope import Metadata, NewEvent
 from shared.identity import Principal
 from shared.observability import EVENTS_APPENDED
+
+Action = Literal["manage", "contact", "reassign"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ async def load(uow: PipelineUnitOfWork, opportunity_id: str) -> Opportunity:
     return opp
 
 
-async def _record(
+async def record(
     uow: PipelineUnitOfWork,
     opp: Opportunity,
     events: list[DomainEvent],
@@ -69,6 +76,12 @@ async def _record(
     for e in events:
         opp.apply(e)
         EVENTS_APPENDED.labels("pipeline", e.event_name).inc()
+        if isinstance(e, StakeholderMapped):
+            for contact in (e.email, e.phone):
+                if contact:
+                    await uow.directory.add_stakeholder_contact(
+                        contact, opp.account_id, opp.opportunity_id
+                    )
     view = render(opp, pb, ctx.now)
     await uow.views.save(opp, view)
     return Outcome(view, opp.version)
@@ -77,12 +90,26 @@ async def _record(
 async def open_(
     cmd: c.OpenOpportunity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
 ) -> Outcome:
+    owning = await uow.directory.owning_region(cmd.account_id)
+    if owning is None:
+        raise AccountNotYetKnownError(
+            f"account {cmd.account_id} is not known to the pipeline yet (registration may still "
+            "be on its way from the collaboration service); retry in a few seconds",
+            account_id=cmd.account_id,
+        )
+    permissions.require_region(ctx.actor, cmd.account_id, owning)
+    if cmd.region != owning:
+        raise RegionIsolationError(
+            f"account {cmd.account_id} is owned by region {owning}; its deals belong there",
+            account_id=cmd.account_id,
+            owning_region=owning,
+        )
     permissions.require_open(ctx.actor, cmd.region, cmd.team, cmd.owner_id)
     if await uow.events.load(stream_id(cmd.opportunity_id)):
         raise ConflictError(f"opportunity {cmd.opportunity_id} already exists")
     pb = await playbooks.current(uow)
     opp = Opportunity(cmd.opportunity_id, account_id=cmd.account_id)
-    return await _record(uow, opp, [open_opportunity(cmd, pb.version, ctx.now)], ctx, pb)
+    return await record(uow, opp, [open_opportunity(cmd, pb.version, ctx.now)], ctx, pb)
 
 
 async def _change(
@@ -91,10 +118,10 @@ async def _change(
     ctx: Context,
     playbooks: Playbooks,
     decide: Callable[[Opportunity, PlaybookInForce], list[DomainEvent]],
-    authorize: Callable[[Principal, str, str, str], None] = permissions.require_manage,
+    action: Action = "manage",
 ) -> Outcome:
     opp = await load(uow, opportunity_id)
-    authorize(ctx.actor, opp.region, opp.team, opp.owner_id)
+    await authorize(uow, ctx, opp, action)
     if ctx.expected_version is not None and ctx.expected_version != opp.version:
         raise PreconditionFailedError(
             f"If-Match expects version {ctx.expected_version}; the opportunity is at {opp.version}",
@@ -102,7 +129,7 @@ async def _change(
         )
     pb = await playbooks.current(uow)
     events = decide(opp, pb)
-    outcome = await _record(uow, opp, events, ctx, pb)
+    outcome = await record(uow, opp, events, ctx, pb)
     blocked = next((e for e in events if isinstance(e, StageAdvanceBlocked)), None)
     if blocked is None:
         return outcome
@@ -116,6 +143,23 @@ async def _change(
     return Outcome(outcome.view, outcome.version, refusal)
 
 
+async def authorize(
+    uow: PipelineUnitOfWork, ctx: Context, opp: Opportunity, action: Action
+) -> None:
+    """Region isolation first (the account's owner as collab says), then role and ownership."""
+    actor = ctx.actor
+    region = await uow.directory.owning_region(opp.account_id) or opp.region
+    if action == "contact" and actor.region != region:
+        granted = await uow.directory.has_grant(opp.account_id, actor.sub, ctx.now)
+        if permissions.may_log_contact(actor, region, opp.team, opp.owner_id, granted):
+            return
+    permissions.require_region(actor, opp.account_id, region)
+    if action == "reassign":
+        permissions.require_reassign(actor, region, opp.team, opp.owner_id)
+    else:
+        permissions.require_manage(actor, region, opp.team, opp.owner_id)
+
+
 async def log_activity(
     cmd: c.LogActivity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
 ) -> Outcome:
@@ -125,6 +169,7 @@ async def log_activity(
         ctx,
         playbooks,
         lambda opp, pb: opp.log_activity(cmd, pb.definition, ctx.actor, ctx.now),
+        "contact",
     )
 
 
@@ -173,7 +218,7 @@ async def reassign(
         ctx,
         playbooks,
         lambda opp, _pb: opp.reassign(cmd, ctx.actor, ctx.now),
-        permissions.require_reassign,
+        "reassign",
     )
 
 

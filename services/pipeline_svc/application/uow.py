@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.pipeline_svc.adapters.collab import Directory
 from services.pipeline_svc.adapters.views import OpportunityViews
 from shared.store.uow import SqlUnitOfWork
 
 
 class PipelineUnitOfWork(SqlUnitOfWork):
     views: OpportunityViews
+    directory: Directory
 
     def bind(self, conn: AsyncConnection) -> None:
         self.views = OpportunityViews(conn)
+        self.directory = Directory(conn)

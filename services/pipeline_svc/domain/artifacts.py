@@ -31,11 +31,7 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     if spec.type == "text":
         ok = isinstance(value, str) and len(value) <= MAX_TEXT
     elif spec.type == "number":
-        ok = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-        )
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     elif spec.type == "boolean":
         ok = isinstance(value, bool)
     elif spec.type == "list":

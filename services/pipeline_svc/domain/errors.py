@@ -47,3 +47,24 @@ class GateBlockedError(ConflictError):
             missing=[m.model_dump() for m in missing],
         )
         self.missing = missing
+
+
+class RegionIsolationError(ForbiddenError):
+    """Another region owns the account: say which, and how to ask for contact."""
+
+    slug, title = "region-isolation", "Another region owns this account"
+
+    def __init__(self, detail: str, account_id: str, owning_region: str) -> None:
+        super().__init__(
+            detail,
+            account_id=account_id,
+            owning_region=owning_region,
+            request_contact=f"POST /accounts/{account_id}/contact-requests on the collaboration "
+            "service; the owning region's supervisor or regional manager approves it",
+        )
+
+
+class AccountNotYetKnownError(ConflictError):
+    """The account's ownership has not reached the pipeline yet: refuse rather than guess."""
+
+    slug, title = "account-not-yet-known", "The account is not known here yet; retry shortly"

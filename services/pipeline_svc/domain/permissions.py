@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.pipeline_svc.domain.errors import NotPermittedError
+from services.pipeline_svc.domain.errors import NotPermittedError, RegionIsolationError
 from shared.identity import Principal
 
 
@@ -49,3 +49,26 @@ def require_reassign(actor: Principal, region: str, team: str, owner_id: str) ->
 def require_admin(actor: Principal) -> None:
     if actor.role != "admin":
         raise NotPermittedError("only admins may do this")
+
+
+def may_log_contact(actor: Principal, region: str, team: str, owner_id: str, granted: bool) -> bool:
+    """Managing members may; another region's member only with a grant valid now (协作申请)."""
+    if may_manage(actor, region, team, owner_id):
+        return True
+    return (
+        granted
+        and actor.region != region
+        and actor.role in ("rep", "supervisor", "regional_manager")
+    )
+
+
+def require_region(actor: Principal, account_id: str, owning_region: str) -> None:
+    """Only the owning region acts on an account's deals (admins are everywhere)."""
+    if actor.region != owning_region and actor.role != "admin":
+        raise RegionIsolationError(
+            f"account {account_id} is owned by region {owning_region}; a member of "
+            f"{actor.region} needs an approved collaboration request to contact it, and may "
+            "never advance or change its deals",
+            account_id=account_id,
+            owning_region=owning_region,
+        )

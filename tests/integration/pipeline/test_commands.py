@@ -123,6 +123,7 @@ async def test_other_regions_cannot_read_or_list_a_region_s_deals(api: Api) -> N
 
 
 async def test_a_rep_cannot_open_for_someone_else_nor_reassign(api: Api) -> None:
+    await api.know_account("a")
     r = await api.client.post(
         "/opportunities",
         json={
