@@ -35,10 +35,14 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = ""
     topic_partitions: int = 6
+    #: 1 suits a single broker; a production cluster wants 3
+    topic_replication_factor: int = 1
     #: aiokafka consumers: Tansu does not answer a waiting fetch early, so keep this low
     fetch_max_wait_ms: int = 10
     #: off by default: the embedded broker has no InitProducerId; production may switch it on
     kafka_enable_idempotence: bool = False
+    #: Kafka transactions are not needed by the outbox/inbox design; set an id to switch them on
+    kafka_transactional_id: str | None = None
     consumer_max_attempts: int = 3
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 1.0
@@ -53,9 +57,18 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
 
+    idempotency_ttl_hours: float = 72.0
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _asyncpg_url(self) -> Settings:
+        """Accept the plain `postgresql://` form too; the services talk through asyncpg."""
+        url = self.database_url
+        if url and url.startswith(("postgresql://", "postgres://")):
+            self.database_url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return self
 
     @model_validator(mode="after")
     def _secrets_outside_local(self) -> Settings:

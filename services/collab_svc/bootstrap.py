@@ -1,25 +1,82 @@
-"""Composition root of collab_svc (org directory, accounts, contact requests): runtime skeleton for now."""
+"""Composition root of collab_svc: org directory, accounts, contact requests, timeline, conflicts."""
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
+from services.collab_svc.application.handlers import Context
+from services.collab_svc.application.uow import CollabUnitOfWork
+from services.collab_svc.entrypoints.api import accounts, conflicts, contact_requests, org, timeline
+from services.collab_svc.entrypoints.consumers import runners
+from services.collab_svc.entrypoints.scheduler import DEFAULT_INTERVAL_S, GrantExpiryScheduler
 from shared.clock import Clock, SystemClock
+from shared.events.envelope import Metadata
+from shared.events.registry import registry
 from shared.http.app import build_app
-from shared.runtime.lifespan import no_workers, service_lifespan
+from shared.identity import Principal
+from shared.observability import correlation_id
+from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    return build_app(
+class CollabService:
+    """What the routes need: a unit-of-work factory and the clock."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def uow(self) -> CollabUnitOfWork:
+        return CollabUnitOfWork(self.engine, registry, self.clock)
+
+    def context(self, actor: Principal, expected_version: int | None = None) -> Context:
+        cid = correlation_id.get()
+        return Context(
+            actor=actor,
+            now=self.clock.now(),
+            metadata=Metadata(
+                correlation_id=cid, causation_id=cid, actor=actor.sub, region=actor.region
+            ),
+            expected_version=expected_version,
+        )
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    grant_expiry_interval_s: float = DEFAULT_INTERVAL_S,
+) -> FastAPI:
+    clock = clock or SystemClock()
+
+    async def setup(app: FastAPI, engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
+        svc = CollabService(engine, clock)
+        app.state.collab = svc
+        consumers = runners.build(engine, settings, registry, clock)
+        expiry = GrantExpiryScheduler(svc.uow, clock, grant_expiry_interval_s)
+        app.state.consumers = consumers
+        app.state.grant_expiry = expiry
+        return [*(c.run() for c in consumers), expiry.run()]
+
+    app = build_app(
         settings,
         title="Sightline collaboration",
-        description="Org directory, group customer master file (集团客户主档案) and contact requests (协作申请).",
-        version="0.1.0",
-        lifespan=service_lifespan(settings, MIGRATIONS, clock or SystemClock(), no_workers),
+        description=(
+            "Org directory, group customer master file (集团客户主档案), the cross-region customer "
+            "timeline, contact requests (协作申请) and cross-region conflicts (跨区冲突). "
+            "Commands accept `Idempotency-Key` and `If-Match`."
+        ),
+        version="1.0.0",
+        lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
     )
+    for module in (org, accounts, contact_requests, timeline, conflicts):
+        app.include_router(module.router)
+    return app

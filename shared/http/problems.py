@@ -43,13 +43,17 @@ def problem(
 
 
 def problem_body(exc: SightlineError) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + exc.slug,
         "title": exc.title,
         "status": exc.status,
         "detail": exc.detail,
-        **exc.extensions,
     }
+    cid = correlation_id.get()
+    if cid:
+        body["correlation_id"] = cid
+    body.update(exc.extensions)
+    return body
 
 
 def from_error(exc: SightlineError, instance: str | None = None) -> JSONResponse:

@@ -79,7 +79,7 @@ class ConsumerRunner:
             fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
             max_poll_records=500,
         )
-        producer = make_producer(self._settings)
+        producer = make_producer(self._settings, transactional=False)
         await consumer.start()
         await producer.start()
         try:

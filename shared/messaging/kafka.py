@@ -15,15 +15,16 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def make_producer(settings: Settings) -> AIOKafkaProducer:
+def make_producer(settings: Settings, transactional: bool = True) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"sightline-{settings.service}",
         acks="all",
         linger_ms=1,
         request_timeout_ms=10_000,
-        # the embedded broker cannot do InitProducerId; production may switch this on
+        # the embedded broker cannot do InitProducerId; production may switch these on
         enable_idempotence=settings.kafka_enable_idempotence,
+        transactional_id=settings.kafka_transactional_id if transactional else None,
     )
 
 

@@ -124,7 +124,10 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_interval_s)
 
     async def _republish_if_broker_lost_log(self, bootstrap: str, topic: str) -> None:
-        # a memory-only broker that restarted is empty (or shorter) while our log is not
+        # A memory-only broker that restarted comes back empty. End offsets only ever grow on a
+        # live broker (Tansu reports the last batch's base offset + 1, still monotonic), so a
+        # smaller total than seen before, or an empty topic while rows are marked published,
+        # means the log was lost.
         total = sum((await end_offsets(bootstrap, topic)).values())
         lost = total < self._watermark
         if not lost and total == 0:
@@ -133,8 +136,24 @@ class OutboxRelay:
         if lost:
             count = await republish_all(self._engine)
             log.warning("broker lost its log: republishing %d events", count)
-            total = 0
         self._watermark = total
+
+    async def _send(self, producer: AIOKafkaProducer, envelopes: list[Any], source: str) -> None:
+        # Per-partition order holds: aiokafka keeps one batch in flight per partition.
+        batch = (
+            producer.transaction()
+            if self._settings.kafka_transactional_id
+            else contextlib.nullcontext()
+        )
+        async with batch:
+            futures = []
+            for env in envelopes:
+                record = encode(env, source)
+                topic = self._settings.topic(env.event.domain)
+                futures.append(
+                    await producer.send(topic, record.value, key=record.key, headers=record.headers)
+                )
+            await asyncio.gather(*futures)
 
     async def drain(self, producer: AIOKafkaProducer) -> int:
         """Publish everything unpublished now; returns how many events were sent."""
@@ -145,17 +164,8 @@ class OutboxRelay:
                 rows = list(await c.execute(PENDING, {"limit": self._settings.relay_batch_size}))
             if not rows:
                 break
-            futures = []
-            envelopes = []
-            for row in rows:
-                env = row_to_envelope(row, self._registry)
-                record = encode(env, source)
-                topic = self._settings.topic(env.event.domain)
-                futures.append(
-                    await producer.send(topic, record.value, key=record.key, headers=record.headers)
-                )
-                envelopes.append(env)
-            await asyncio.gather(*futures)
+            envelopes = [row_to_envelope(row, self._registry) for row in rows]
+            await self._send(producer, envelopes, source)
             async with self._engine.begin() as c:
                 await c.execute(MARK, {"ids": [r.global_id for r in rows]})
             now = self._clock.now()
@@ -165,7 +175,6 @@ class OutboxRelay:
                 )
             EVENTS_PUBLISHED.labels(self._settings.service).inc(len(rows))
             sent += len(rows)
-            self._watermark = max(self._watermark, 0) + len(rows)
         async with self._engine.connect() as c:
             OUTBOX_BACKLOG.labels(self._settings.service).set(
                 (await c.execute(BACKLOG)).scalar() or 0

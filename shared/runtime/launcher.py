@@ -322,7 +322,10 @@ def up(state_dir: Path | None = None) -> int:
         print(f"sightline: {message}", flush=True)
 
     runtime = Runtime(state_dir or Path.cwd() / ".sightline", say=say)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Installed explicitly: a shell starting us in the background leaves SIGINT ignored.
+    previous = {
+        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         runtime.start()
         print(_summary(runtime), flush=True)
@@ -342,6 +345,6 @@ def up(state_dir: Path | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         runtime.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         say("stopped")

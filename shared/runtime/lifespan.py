@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from shared.events.registry import registry
 from shared.http.app import cancel_all, tcp_reachable
 from shared.messaging.relay import OutboxRelay
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: called once the database is migrated; returns the background workers (consumers, schedulers)
 Setup = Callable[[FastAPI, AsyncEngine], Awaitable[list[Coroutine[Any, Any, None]]]]
@@ -46,6 +49,9 @@ def service_lifespan(
             app.state.relay = relay
             tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
             tasks.extend(asyncio.create_task(w) for w in workers)
+            tasks.append(
+                asyncio.create_task(expire_idempotency_keys(engine, settings.idempotency_ttl_hours))
+            )
         else:
             for w in workers:
                 w.close()  # api-only replicas leave background work to the workers
@@ -61,3 +67,22 @@ def service_lifespan(
 async def no_workers(_app: FastAPI, _engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
     """Setup of a service that so far only publishes (and has nothing to consume)."""
     return []
+
+
+async def expire_idempotency_keys(
+    engine: AsyncEngine, ttl_hours: float, every_s: float = 600
+) -> None:
+    """Idempotency keys answer retries, not history: forget them after the TTL."""
+    while True:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "DELETE FROM idempotency_keys"
+                        " WHERE created_at < now() - make_interval(secs => :s)"
+                    ),
+                    {"s": ttl_hours * 3600},
+                )
+        except Exception as exc:  # the database may be away: try again next round
+            log.warning("idempotency key expiry failed: %s", exc)
+        await asyncio.sleep(every_s)

@@ -10,7 +10,7 @@ from services.pipeline_svc.domain.errors import PlaybookConflictError
 from services.pipeline_svc.domain.playbook import default_playbook
 from shared.contracts.pipeline import PlaybookPublished
 from shared.contracts.playbook import PlaybookDefinition
-from shared.errors import ConcurrencyError
+from shared.errors import ConcurrencyError, PreconditionFailedError
 from shared.events.envelope import Metadata, NewEvent
 
 STREAM_ID = "playbook"
@@ -61,7 +61,10 @@ class Playbooks:
         events = await uow.events.load(STREAM_ID)
         version = len(events)
         if now_version is not None and now_version != version:
-            raise ConcurrencyError(f"the playbook is at version {version}", stream_id=STREAM_ID)
+            raise PreconditionFailedError(
+                f"If-Match expects version {now_version}; the playbook is at {version}",
+                current_version=version,
+            )
         stranded = await uow.views.open_stages() - {s.key for s in definition.stages}
         if stranded:
             raise PlaybookConflictError(

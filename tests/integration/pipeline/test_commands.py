@@ -196,7 +196,7 @@ async def test_only_admins_publish_playbooks_and_gates_follow_the_new_version(ap
     )
     assert published.status_code == 200 and published.json()["version"] == 2
     stale = await api.client.put("/playbook", json=definition, headers={**admin, "If-Match": '"1"'})
-    assert stale.status_code == 409
+    assert stale.status_code == 412
     opp = await api.open()
     assert (
         await api.client.post(f"/opportunities/{opp['id']}/advance", headers=api.as_())

@@ -14,10 +14,9 @@ from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.application.views import public, render
 from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
-from services.pipeline_svc.domain.errors import OpportunityNotFoundError
+from services.pipeline_svc.domain.errors import NotPermittedError, OpportunityNotFoundError
 from services.pipeline_svc.entrypoints.api import schemas as s
 from services.pipeline_svc.entrypoints.api.deps import IfMatch, Pipeline
-from shared.errors import ForbiddenError
 from shared.http.auth import CurrentPrincipal
 from shared.http.commands import CommandResult, execute
 from shared.problems_doc import PROBLEMS
@@ -28,6 +27,8 @@ OppId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9.
 
 def _result(outcome: h.Outcome, status: int = 200) -> CommandResult:
     headers = {"ETag": f'"{outcome.version}"'}
+    if status == 201:
+        headers["Location"] = f"/opportunities/{outcome.view['id']}"
     if outcome.refusal is not None:
         return CommandResult(409, None, headers, outcome.refusal)
     return CommandResult(status, public(outcome.view), headers)
@@ -75,10 +76,7 @@ async def open_opportunity(
     async def step(uow: PipelineUnitOfWork, ctx: h.Context) -> h.Outcome:
         return await h.open_(cmd, uow, ctx, svc.playbooks)
 
-    response = await _run(request, svc, actor, None, step, status=201)
-    if response.status_code == 201:
-        response.headers["Location"] = f"/opportunities/{cmd.opportunity_id}"
-    return response
+    return await _run(request, svc, actor, None, step, status=201)
 
 
 @router.get(
@@ -102,7 +100,7 @@ async def list_opportunities(
 ) -> dict[str, Any]:
     if actor.role not in ("admin", "partner"):
         if region is not None and region != actor.region:
-            raise ForbiddenError(f"members of {actor.region} list their own region only")
+            raise NotPermittedError(f"members of {actor.region} list their own region only")
         region = actor.region
     q = ListQuery(region, team, owner_id, stage, status, account_id, cursor, limit)
     async with svc.uow() as uow:
@@ -123,7 +121,7 @@ async def get_opportunity(
     async with svc.uow() as uow:
         opp = await h.load(uow, opportunity_id)
         if not permissions.may_read(actor, opp.region):
-            raise ForbiddenError(f"the opportunity belongs to region {opp.region}")
+            raise NotPermittedError(f"the opportunity belongs to region {opp.region}")
         pb = await svc.playbooks.current(uow)
     response.headers["ETag"] = f'"{opp.version}"'
     return public(render(opp, pb, svc.clock.now()))
@@ -149,7 +147,7 @@ async def history(
         raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
     region = getattr(envelopes[0].event, "region", "")
     if not permissions.may_read(actor, region):
-        raise ForbiddenError(f"the opportunity belongs to region {region}")
+        raise NotPermittedError(f"the opportunity belongs to region {region}")
     after = decode_cursor(cursor) if cursor else 0
     page = [e for e in envelopes if e.version > after][:limit]
     more = bool(page) and page[-1].version < envelopes[-1].version

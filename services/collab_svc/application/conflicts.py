@@ -1,0 +1,82 @@
+"""The conflict policy: judge each customer-facing activity against ownership and grants."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.collab_svc.adapters.accounts import AccountViews
+from services.collab_svc.adapters.conflicts import ConflictViews
+from services.collab_svc.adapters.locks import lock_account
+from services.collab_svc.adapters.requests import RequestViews
+from services.collab_svc.domain import conflicts
+from shared.clock import Clock
+from shared.contracts.collab import AccountRegistered
+from shared.contracts.pipeline import ActivityLogged
+from shared.errors import ConcurrencyError
+from shared.events.envelope import Envelope, Metadata, NewEvent
+from shared.events.registry import EventRegistry
+from shared.observability import EVENTS_APPENDED
+from shared.store.postgres import PostgresEventStore
+
+HANDLED = ("ActivityLogged", "AccountRegistered")
+
+
+class ConflictPolicy:
+    """Consumer handlers; each runs in the inbox's transaction, so the conflict event's outbox
+    row commits with the inbox row or not at all."""
+
+    def __init__(self, registry: EventRegistry, clock: Clock) -> None:
+        self._registry = registry
+        self._clock = clock
+
+    async def handle(self, conn: AsyncConnection, env: Envelope) -> None:
+        e = env.event
+        if isinstance(e, ActivityLogged):
+            if not e.customer_facing:
+                return
+            await lock_account(conn, e.account_id)
+            await self.judge(conn, e, env.event_id, env.metadata.correlation_id)
+        elif isinstance(e, AccountRegistered):
+            await lock_account(conn, e.account_id)
+            for pending in await ConflictViews(conn).take_pending(e.account_id):
+                await self.judge(conn, pending.activity, pending.event_id, pending.correlation_id)
+
+    async def judge(
+        self,
+        conn: AsyncConnection,
+        activity: ActivityLogged,
+        cause: UUID,
+        correlation_id: str | None,
+    ) -> None:
+        """Raise a conflict if due; park the activity while its account is unknown."""
+        accounts = AccountViews(conn)
+        owner = await accounts.owner_at(activity.account_id, activity.occurred_at)
+        if owner is None:
+            # refuse to guess: judged when AccountRegistered arrives
+            await ConflictViews(conn).add_pending(activity, cause, correlation_id)
+            return
+        holds_grant = await RequestViews(conn).holds_grant(
+            activity.account_id, activity.actor_id, activity.occurred_at
+        )
+        group_id = await accounts.group_of(activity.account_id)
+        conflict = conflicts.detect(activity, owner, group_id, holds_grant)
+        if conflict is None:
+            return
+        store = PostgresEventStore(conn, self._registry, self._clock)
+        metadata = Metadata(
+            correlation_id=correlation_id, causation_id=str(cause), actor="system", region=owner
+        )
+        try:
+            await store.append(
+                conflicts.stream_id(activity.activity_id),
+                conflicts.STREAM_TYPE,
+                0,
+                [NewEvent(conflict, key=activity.account_id)],
+                metadata,
+            )
+        except ConcurrencyError:
+            return  # raised before (version 0 is taken): an activity raises one conflict only
+        EVENTS_APPENDED.labels("collab", conflict.event_name).inc()
+        await ConflictViews(conn).save(conflict, self._clock.now())

@@ -1,0 +1,91 @@
+"""The timeline projection: pipeline and collab events become entries of their account's timeline."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.collab_svc.adapters.accounts import AccountViews
+from services.collab_svc.adapters.locks import lock_account
+from services.collab_svc.adapters.timeline import Entry, Timeline
+from shared.contracts import collab as cv
+from shared.contracts import pipeline as pv
+from shared.events.base import DomainEvent
+from shared.events.envelope import Envelope
+
+#: event name → timeline kind (the `kind` filter of the timeline endpoints)
+KINDS: dict[str, str] = {
+    "OpportunityOpened": "opportunity_opened",
+    "ActivityLogged": "activity",
+    "ArtifactSubmitted": "artifact",
+    "StageAdvanced": "stage_advanced",
+    "StageAdvanceBlocked": "stage_blocked",
+    "OpportunityWon": "opportunity_won",
+    "OpportunityLost": "opportunity_lost",
+    "ContactRequested": "contact_requested",
+    "ContactApproved": "contact_approved",
+    "ContactRejected": "contact_rejected",
+    "ContactGrantExpired": "contact_grant_expired",
+    "AccountOwnershipTransferred": "ownership_transferred",
+    "CrossRegionConflictDetected": "conflict",
+}
+#: account events that change the group an account's entries belong to
+GROUP_CHANGES = ("AccountRegistered", "AccountMasterDataUpdated")
+HANDLED = (*KINDS, *GROUP_CHANGES)
+
+
+def _region_and_actor(e: DomainEvent) -> tuple[str | None, str | None]:
+    """Which region acted and who; None where the event itself does not say."""
+    if isinstance(e, pv.ActivityLogged):
+        return e.actor_region, e.actor_id
+    if isinstance(e, pv.OpportunityOpened):
+        return e.region, e.owner_id
+    if isinstance(e, cv.ContactRequested):
+        return e.requester_region, e.requester_id
+    if isinstance(e, cv.ContactApproved):
+        return e.owning_region, e.approved_by
+    if isinstance(e, cv.ContactRejected):
+        return e.owning_region, e.rejected_by
+    if isinstance(e, cv.ContactGrantExpired):
+        return e.requester_region, None
+    if isinstance(e, cv.AccountOwnershipTransferred):
+        return e.from_region, e.actor_id
+    if isinstance(e, cv.CrossRegionConflictDetected):
+        return e.contact_region, e.actor_id
+    if isinstance(e, pv.ArtifactSubmitted):
+        return None, e.submitted_by
+    if isinstance(e, pv.StageAdvanceBlocked | pv.OpportunityWon | pv.OpportunityLost):
+        return None, e.actor_id
+    return None, None
+
+
+def entry_for(env: Envelope) -> Entry | None:
+    kind = KINDS.get(env.name)
+    account_id = getattr(env.event, "account_id", None)
+    if kind is None or not isinstance(account_id, str):
+        return None
+    region, actor = _region_and_actor(env.event)
+    return Entry(
+        event_id=env.event_id,
+        account_id=account_id,
+        kind=kind,
+        # the command's metadata names the acting member's region where the event does not
+        region=region or env.metadata.region,
+        actor=actor or env.metadata.actor,
+        occurred_at=env.occurred_at,
+        data=env.event.payload(),
+    )
+
+
+async def project(conn: AsyncConnection, env: Envelope) -> None:
+    """Consumer handler (runs in the inbox's transaction)."""
+    if env.name in GROUP_CHANGES:
+        account_id: str = getattr(env.event, "account_id", "")
+        await lock_account(conn, account_id)
+        await Timeline(conn).backfill_group(account_id)
+        return
+    entry = entry_for(env)
+    if entry is None:
+        return
+    await lock_account(conn, entry.account_id)
+    group_id = await AccountViews(conn).group_of(entry.account_id)
+    await Timeline(conn).add(entry, group_id)
