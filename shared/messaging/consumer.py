@@ -67,7 +67,10 @@ class ConsumerRunner:
     async def _consume(self) -> None:
         bootstrap = self._settings.kafka_bootstrap_servers or ""
         await ensure_topics(
-            bootstrap, [*self._topics, self.dlq_topic], self._settings.topic_partitions
+            bootstrap,
+            [*self._topics, self.dlq_topic],
+            self._settings.topic_partitions,
+            self._settings.topic_replication_factor,
         )
         consumer = AIOKafkaConsumer(
             *self._topics,
@@ -80,9 +83,9 @@ class ConsumerRunner:
             max_poll_records=500,
         )
         producer = make_producer(self._settings, transactional=False)
-        await consumer.start()
-        await producer.start()
         try:
+            await consumer.start()
+            await producer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
                 if consumer.assignment():

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from shared.settings import Settings
 
@@ -28,16 +27,20 @@ def make_producer(settings: Settings, transactional: bool = True) -> AIOKafkaPro
     )
 
 
-async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: list[str], partitions: int, replication_factor: int = 1
+) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        new = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
-        if new:
-            # another process may create it in the meantime
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(new)
+        await admin.start()
+        response = await admin.create_topics(
+            [NewTopic(t, partitions, replication_factor) for t in topics]
+        )
+        # errors come back per topic in the response, not as exceptions
+        for topic, code, *rest in response.topic_errors:
+            if code and code != TopicAlreadyExistsError.errno:
+                raise for_code(code)(f"creating topic {topic}: {rest[0] if rest else ''}")
     finally:
         await admin.close()
 
@@ -45,8 +48,8 @@ async def ensure_topics(bootstrap: str, topics: list[str], partitions: int) -> N
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """High watermark per partition (empty dict if the topic does not exist)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             await consumer._client.force_metadata_update()

@@ -93,8 +93,8 @@ class OutboxRelay:
             self.is_leader = True
             await conn.add_listener(OUTBOX_CHANNEL, self._notified)
             producer = self._producer or make_producer(self._settings)
-            await producer.start()
             try:
+                await producer.start()
                 await self._publish_loop(conn, producer)
             finally:
                 if self._producer is None:
@@ -110,7 +110,12 @@ class OutboxRelay:
     async def _publish_loop(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> None:
         topic = self._settings.topic(self._settings.service)
         bootstrap = self._settings.kafka_bootstrap_servers or ""
-        await ensure_topics(bootstrap, [topic], self._settings.topic_partitions)
+        await ensure_topics(
+            bootstrap,
+            [topic],
+            self._settings.topic_partitions,
+            self._settings.topic_replication_factor,
+        )
         loop = asyncio.get_running_loop()
         next_check = 0.0
         while True:

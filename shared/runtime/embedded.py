@@ -15,13 +15,13 @@ from typing import IO, Any, Self
 from urllib.parse import quote
 
 import psutil
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from shared.messaging.kafka import ensure_topics
 from shared.runtime.processes import (
     child_preexec,
     free_port,
@@ -125,13 +125,18 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server = PostgresServer(self.data_dir, cleanup_mode=None)
-        try:
-            server.start()
-        except Exception as exc:
-            raise EmbeddedError(
-                f"PostgreSQL did not start in {self.data_dir}: {exc}\n"
-                f"{log_tail(self.data_dir / 'log')}"
-            ) from exc
+        for attempt in range(3):
+            try:
+                server.start()
+                break
+            except Exception as exc:
+                # Seen under load: pg_ctl gives up (fixed 10 s) although the server came up;
+                # starting again adopts a running server through its postmaster.pid.
+                if attempt == 2:
+                    raise EmbeddedError(
+                        f"PostgreSQL did not start in {self.data_dir}: {exc}\n"
+                        f"{log_tail(self.data_dir / 'log')}"
+                    ) from exc
         info = server.get_postmaster_info()
         if info.socket_dir is None:
             raise EmbeddedError("embedded PostgreSQL reports no unix socket directory")
@@ -290,27 +295,5 @@ async def _probe_metadata(bootstrap: str) -> None:
     try:
         await admin.start()
         await admin.list_topics()
-    finally:
-        await admin.close()
-
-
-async def ensure_topics(
-    bootstrap: str, topics: list[str], partitions: int, replication_factor: int = 1
-) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        await admin.start()
-        response = await admin.create_topics(
-            [
-                NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
-                for t in topics
-            ]
-        )
-        # Errors come back per topic in the response, not as exceptions.
-        for topic, code, *rest in response.topic_errors:
-            if code and code != TopicAlreadyExistsError.errno:
-                message = rest[0] if rest else None
-                raise for_code(code)(f"creating topic {topic}: {message}")
     finally:
         await admin.close()

@@ -16,24 +16,23 @@ from typing import IO
 import httpx
 from sqlalchemy.engine import make_url
 
-from shared.auth import issue_token
 from shared.runtime.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.runtime.processes import child_preexec, log_tail, port_is_open, stop_process_groups
 from shared.runtime.provision import (
+    DEMO_ADMIN,
     LaunchError,
+    demo_token,
     env_value,
     provide_broker,
     provide_databases,
     topic_names,
 )
-from shared.settings import DEFAULT_PORTS, DEV_JWT_SECRET
+from shared.settings import DEFAULT_PORTS
 
 SERVICES: tuple[str, ...] = ("pipeline", "scoring", "alert", "collab")
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
-DEMO_ADMIN = {"sub": "demo-admin", "role": "admin", "region": "east", "team": "east-1"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 
 __all__ = ["SERVICES", "LaunchError", "Runtime", "service_argv", "up"]
 
@@ -259,27 +258,9 @@ class Runtime:
         for child in children:
             child.log.close()
 
-    def jwt_secret(self) -> str | None:
-        """The HS256 secret the services will verify with, or None under RS256/JWKS."""
-        if (self._get("SIGHTLINE_JWT_ALGORITHM") or "HS256") != "HS256":
-            return None
-        secret = self._get("JWT_SECRET") or self._get("SIGHTLINE_JWT_SECRET")
-        local = (self._get("SIGHTLINE_ENVIRONMENT") or "local") == "local"
-        return secret or (DEV_JWT_SECRET if local else None)
-
     def demo_token(self) -> str | None:
-        secret = self.jwt_secret()
-        if secret is None:
-            return None
-        return issue_token(
-            secret,
-            sub=DEMO_ADMIN["sub"],
-            role=DEMO_ADMIN["role"],
-            region=DEMO_ADMIN["region"],
-            team=DEMO_ADMIN["team"],
-            issuer=self._get("SIGHTLINE_JWT_ISSUER"),
-            audience=self._get("SIGHTLINE_JWT_AUDIENCE"),
-        )
+        """A token for the demo admin, signed the way the services will verify it (None: RS256)."""
+        return demo_token(self.env)
 
 
 def _summary(runtime: Runtime) -> str:
@@ -291,12 +272,8 @@ def _summary(runtime: Runtime) -> str:
     if runtime.postgres is not None:
         lines.append(f"  PostgreSQL  embedded, data in {runtime.postgres.data_dir}")
     else:
-        lines.append(
-            "  PostgreSQL  "
-            + make_url(runtime.database_urls[runtime.services[0]]).render_as_string(
-                hide_password=True
-            )
-        )
+        first = make_url(runtime.database_urls[runtime.services[0]])
+        lines.append(f"  PostgreSQL  {first.render_as_string(hide_password=True)}")
     kind = "embedded Tansu, memory storage" if runtime.kafka is not None else "external"
     lines.append(f"  Kafka       {runtime.bootstrap} ({kind})")
     token = runtime.demo_token()

@@ -1,4 +1,4 @@
-"""The services' databases and topics: on configured servers, or on embedded ones started here."""
+"""What the services need: databases, topics (configured or embedded) and a dev token."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from shared.auth import issue_token
 from shared.runtime.embedded import (
     EmbeddedKafka,
     EmbeddedPostgres,
@@ -15,9 +16,11 @@ from shared.runtime.embedded import (
     with_database,
 )
 from shared.runtime.processes import run_blocking
+from shared.settings import DEV_JWT_SECRET
 
 DOMAINS: tuple[str, ...] = ("pipeline", "collab", "alert", "scoring")
 Say = Callable[[str], None]
+DEMO_ADMIN = {"sub": "demo-admin", "role": "admin", "region": "east", "team": "east-1"}
 
 
 class LaunchError(RuntimeError):
@@ -107,3 +110,27 @@ def provide_broker(
             raise LaunchError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
         raise
     return kafka, bootstrap
+
+
+def jwt_secret(env: Mapping[str, str]) -> str | None:
+    """The HS256 secret the services will verify with (as Settings decides), None under RS256."""
+    if (env_value(env, "SIGHTLINE_JWT_ALGORITHM") or "HS256") != "HS256":
+        return None
+    secret = env_value(env, "JWT_SECRET", "SIGHTLINE_JWT_SECRET")
+    local = (env_value(env, "SIGHTLINE_ENVIRONMENT") or "local") == "local"
+    return secret or (DEV_JWT_SECRET if local else None)
+
+
+def demo_token(env: Mapping[str, str]) -> str | None:
+    secret = jwt_secret(env)
+    if secret is None:
+        return None
+    return issue_token(
+        secret,
+        sub=DEMO_ADMIN["sub"],
+        role=DEMO_ADMIN["role"],
+        region=DEMO_ADMIN["region"],
+        team=DEMO_ADMIN["team"],
+        issuer=env_value(env, "SIGHTLINE_JWT_ISSUER"),
+        audience=env_value(env, "SIGHTLINE_JWT_AUDIENCE"),
+    )
