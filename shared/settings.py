@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
 
     idempotency_ttl_hours: float = 72.0
+    #: how often time-driven workers (grant expiry, rule deadlines) look for due work
+    scheduler_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
     log_json: bool = True

@@ -43,7 +43,7 @@ def topic_names(env: Mapping[str, str]) -> list[str]:
 def provide_databases(
     env: Mapping[str, str], services: Sequence[str], pg_dir: Path, say: Say
 ) -> tuple[EmbeddedPostgres | None, dict[str, str]]:
-    """One database per service, `sightline_<service>`, created if missing.
+    """One database per service, `<prefix>_<service>` (prefix `sightline`), created if missing.
 
     `SIGHTLINE_<SERVICE>_DATABASE_URL` wins; else the server of `DATABASE_URL`; else an
     embedded PostgreSQL in `pg_dir`, which the caller owns (and must stop) from then on.
@@ -64,9 +64,10 @@ def provide_databases(
             raise LaunchError(f"embedded PostgreSQL failed: {exc}") from exc
         server_url = postgres.url
     urls: dict[str, str] = {}
+    prefix = env_value(env, "SIGHTLINE_DATABASE_PREFIX") or "sightline"
     try:
         for svc in services:
-            url = overrides.get(svc) or with_database(str(server_url), f"sightline_{svc}")
+            url = overrides.get(svc) or with_database(str(server_url), f"{prefix}_{svc}")
             name = make_url(url).database
             if not name:
                 raise LaunchError(f"the database URL for {svc} names no database")
