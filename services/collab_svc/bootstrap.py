@@ -14,7 +14,7 @@ from services.collab_svc.application.handlers import Context
 from services.collab_svc.application.uow import CollabUnitOfWork
 from services.collab_svc.entrypoints.api import accounts, conflicts, contact_requests, org, timeline
 from services.collab_svc.entrypoints.consumers import runners
-from services.collab_svc.entrypoints.scheduler import DEFAULT_INTERVAL_S, GrantExpiryScheduler
+from services.collab_svc.entrypoints.scheduler import GrantExpiryScheduler
 from shared.clock import Clock, SystemClock
 from shared.events.envelope import Metadata
 from shared.events.registry import registry
@@ -49,19 +49,14 @@ class CollabService:
         )
 
 
-def create_app(
-    settings: Settings,
-    clock: Clock | None = None,
-    *,
-    grant_expiry_interval_s: float = DEFAULT_INTERVAL_S,
-) -> FastAPI:
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
 
     async def setup(app: FastAPI, engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
         svc = CollabService(engine, clock)
         app.state.collab = svc
         consumers = runners.build(engine, settings, registry, clock)
-        expiry = GrantExpiryScheduler(svc.uow, clock, grant_expiry_interval_s)
+        expiry = GrantExpiryScheduler(svc.uow, clock, settings.scheduler_interval_s)
         app.state.consumers = consumers
         app.state.grant_expiry = expiry
         return [*(c.run() for c in consumers), expiry.run()]

@@ -53,7 +53,9 @@ async def request(cmd: c.RequestContact, uow: CollabUnitOfWork, ctx: Context) ->
     return await _outcome(uow, req)
 
 
-async def _decide_on(uow: CollabUnitOfWork, request_id: str, ctx: Context) -> tuple[ContactRequest, str]:
+async def _decide_on(
+    uow: CollabUnitOfWork, request_id: str, ctx: Context
+) -> tuple[ContactRequest, str]:
     """The request and its account's owning region now (it may have moved since the request)."""
     req = await load(uow, request_id)
     account = await accounts.load(uow, req.account_id)

@@ -56,6 +56,11 @@ def may_contact(contact_region: str, owning_region: str, holds_grant: bool) -> b
     return contact_region == owning_region or holds_grant
 
 
+def require_read(actor: Principal) -> None:
+    if not may_read(actor):
+        raise NotPermittedError(f"role {actor.role} may not read this")
+
+
 def require_write_org(actor: Principal) -> None:
     if not may_write_org(actor):
         raise NotPermittedError("only admins change the org directory")

@@ -13,7 +13,6 @@ from shared.events.envelope import Metadata
 from shared.messaging.kafka import backoff
 
 log = logging.getLogger(__name__)
-DEFAULT_INTERVAL_S = 15.0
 BATCH = 100
 
 
@@ -24,7 +23,7 @@ class GrantExpiryScheduler:
         self,
         uow_factory: Callable[[], CollabUnitOfWork],
         clock: Clock,
-        interval_s: float = DEFAULT_INTERVAL_S,
+        interval_s: float = 5.0,
     ) -> None:
         self._uow = uow_factory
         self._clock = clock

@@ -13,6 +13,7 @@ from services.collab_svc.domain.errors import MemberNotFoundError
 from services.collab_svc.entrypoints.api import schemas as s
 from services.collab_svc.entrypoints.api.deps import Collab, IfMatch, PathId, run_command
 from shared.http.auth import CurrentPrincipal
+from shared.identity import Role
 from shared.problems_doc import PROBLEMS
 
 router = APIRouter(prefix="/org", tags=["org directory"])
@@ -145,7 +146,7 @@ async def list_members(
     _actor: CurrentPrincipal,
     region_id: Filter = None,
     team_id: Filter = None,
-    role: Annotated[s.Role | None, Query()] = None,
+    role: Annotated[Role | None, Query()] = None,
     manager_id: Filter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -191,6 +192,9 @@ async def reassign_member(
 ) -> Response:
     cmd = _assignment(member_id, body)
     return await run_command(
-        request, svc, actor, lambda uow, ctx: h.assign_member(cmd, uow, ctx, new=False),
+        request,
+        svc,
+        actor,
+        lambda uow, ctx: h.assign_member(cmd, uow, ctx, new=False),
         expected=expected,
     )
