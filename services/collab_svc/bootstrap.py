@@ -10,17 +10,15 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
-from services.collab_svc.application.handlers import Context
 from services.collab_svc.application.uow import CollabUnitOfWork
 from services.collab_svc.entrypoints.api import accounts, conflicts, contact_requests, org, timeline
 from services.collab_svc.entrypoints.consumers import runners
 from services.collab_svc.entrypoints.scheduler import GrantExpiryScheduler
 from shared.clock import Clock, SystemClock
-from shared.events.envelope import Metadata
+from shared.context import Context, context_for
 from shared.events.registry import registry
 from shared.http.app import build_app
 from shared.identity import Principal
-from shared.observability import correlation_id
 from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
 
@@ -38,15 +36,7 @@ class CollabService:
         return CollabUnitOfWork(self.engine, registry, self.clock)
 
     def context(self, actor: Principal, expected_version: int | None = None) -> Context:
-        cid = correlation_id.get()
-        return Context(
-            actor=actor,
-            now=self.clock.now(),
-            metadata=Metadata(
-                correlation_id=cid, causation_id=cid, actor=actor.sub, region=actor.region
-            ),
-            expected_version=expected_version,
-        )
+        return context_for(actor, self.clock, expected_version)
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

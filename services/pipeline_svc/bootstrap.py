@@ -11,17 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
 from services.pipeline_svc.adapters.collab import COLLAB_HANDLED, apply_collab_event
-from services.pipeline_svc.application.handlers import Context
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.entrypoints.api import ingest, opportunities, playbook
 from shared.clock import Clock, SystemClock
+from shared.context import Context, context_for
 from shared.events.envelope import Metadata
 from shared.events.registry import registry
 from shared.http.app import build_app
 from shared.identity import Principal
 from shared.messaging.consumer import ConsumerRunner
-from shared.observability import correlation_id
 from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
 
@@ -40,15 +39,7 @@ class PipelineService:
         return PipelineUnitOfWork(self.engine, registry, self.clock)
 
     def context(self, actor: Principal, expected_version: int | None = None) -> Context:
-        cid = correlation_id.get()
-        return Context(
-            actor=actor,
-            now=self.clock.now(),
-            metadata=Metadata(
-                correlation_id=cid, causation_id=cid, actor=actor.sub, region=actor.region
-            ),
-            expected_version=expected_version,
-        )
+        return context_for(actor, self.clock, expected_version)
 
     async def seed(self) -> None:
         async with self.uow() as uow:

@@ -11,9 +11,10 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.collab_svc.adapters.paging import decode_at, encode_at, row_dict
+from services.collab_svc.adapters.paging import row_dict
 from shared.contracts.collab import CrossRegionConflictDetected
 from shared.contracts.pipeline import ActivityLogged
+from shared.store.cursors import decode_at, encode_at
 
 SAVE = text(
     "INSERT INTO conflicts (conflict_id, account_id, group_id, owning_region, contact_region,"

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.collab_svc.adapters.paging import decode_at, encode_at
+from shared.store.cursors import decode_at, encode_at
 
 ADD = text(
     "INSERT INTO timeline_entries (event_id, account_id, group_id, kind, region, actor,"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from services.collab_svc.application.handlers import Context, Outcome, check_version, record
+from services.collab_svc.application.handlers import Outcome, check_version, record
 from services.collab_svc.application.org import load_region
 from services.collab_svc.application.uow import CollabUnitOfWork
 from services.collab_svc.domain import commands as c
 from services.collab_svc.domain import permissions
 from services.collab_svc.domain.account import STREAM_TYPE, Account
 from services.collab_svc.domain.errors import AccountNotFoundError
+from shared.context import Context
 from shared.contracts import collab as ev
 from shared.events.base import DomainEvent
 

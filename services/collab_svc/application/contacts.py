@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.collab_svc.application import accounts
-from services.collab_svc.application.handlers import Context, Outcome, check_version, record
+from services.collab_svc.application.handlers import Outcome, check_version, record
 from services.collab_svc.application.uow import CollabUnitOfWork
 from services.collab_svc.domain import commands as c
 from services.collab_svc.domain import permissions
 from services.collab_svc.domain.contact_request import STREAM_TYPE, ContactRequest, request_contact
 from services.collab_svc.domain.errors import ContactRequestNotFoundError
+from shared.context import Context
 from shared.errors import ConcurrencyError
 from shared.events.base import DomainEvent
 from shared.events.envelope import Metadata

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from services.collab_svc.application.uow import CollabUnitOfWork
+from shared.context import Context
 from shared.errors import PreconditionFailedError
 from shared.events.base import DomainEvent
 from shared.events.envelope import Metadata, NewEvent
-from shared.identity import Principal
 from shared.observability import EVENTS_APPENDED
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who asks, when, under which correlation, and which version they expect (If-Match)."""
-
-    actor: Principal
-    now: datetime
-    metadata: Metadata
-    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from services.collab_svc.application.handlers import Context, Outcome, check_version, record
+from services.collab_svc.application.handlers import Outcome, check_version, record
 from services.collab_svc.application.uow import CollabUnitOfWork
 from services.collab_svc.domain import commands as c
 from services.collab_svc.domain import permissions
 from services.collab_svc.domain.errors import AlreadyExistsError, MemberNotFoundError
 from services.collab_svc.domain.org import Member, Region, Team
+from shared.context import Context
 
 
 def region_stream(region_id: str) -> tuple[str, str]:

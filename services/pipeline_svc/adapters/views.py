@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.pipeline_svc.domain.opportunity import Opportunity
-from shared.errors import ValidationFailedError
+from shared.store.cursors import decode_seq, encode_seq
 
 UPSERT = text(
     "INSERT INTO opportunity_views (opportunity_id, account_id, region, team, owner_id, stage,"
@@ -37,21 +36,6 @@ class ListQuery:
     account_id: str | None = None
     cursor: str | None = None
     limit: int = 50
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"s": seq}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        seq = json.loads(base64.urlsafe_b64decode(padded))["s"]
-        if not isinstance(seq, int):
-            raise TypeError
-        return seq
-    except (ValueError, KeyError, TypeError):
-        raise ValidationFailedError("cursor is not valid", field="cursor") from None
 
 
 class OpportunityViews:
@@ -85,7 +69,7 @@ class OpportunityViews:
 
     async def page(self, q: ListQuery) -> tuple[list[dict[str, Any]], str | None]:
         where = ["seq > :after"]
-        params: dict[str, Any] = {"after": decode_cursor(q.cursor) if q.cursor else 0}
+        params: dict[str, Any] = {"after": decode_seq(q.cursor) if q.cursor else 0}
         for name in FILTERS:
             value = getattr(q, name)
             if value is not None:
@@ -100,5 +84,5 @@ class OpportunityViews:
         rows = list(await self._conn.execute(text(sql), params))
         more = len(rows) > q.limit
         rows = rows[: q.limit]
-        nxt = encode_cursor(rows[-1].seq) if more and rows else None
+        nxt = encode_seq(rows[-1].seq) if more and rows else None
         return [r.view for r in rows], nxt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
@@ -19,24 +18,14 @@ from services.pipeline_svc.domain.errors import (
     RegionIsolationError,
 )
 from services.pipeline_svc.domain.opportunity import STREAM_TYPE, Opportunity, open_opportunity
+from shared.context import Context
 from shared.contracts.pipeline import StageAdvanceBlocked, StakeholderMapped
 from shared.errors import ConflictError, PreconditionFailedError
 from shared.events.base import DomainEvent
-from shared.events.envelope import Metadata, NewEvent
-from shared.identity import Principal
+from shared.events.envelope import NewEvent
 from shared.observability import EVENTS_APPENDED
 
 Action = Literal["manage", "contact", "reassign"]
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who asks, when, under which correlation, and which version they expect (If-Match)."""
-
-    actor: Principal
-    now: datetime
-    metadata: Metadata
-    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from services.pipeline_svc.application.handlers import Context, load, record
+from services.pipeline_svc.application.handlers import load, record
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.domain import commands as c
+from shared.context import Context
 from shared.errors import ConcurrencyError
 from shared.identity import Principal
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.collab_svc.adapters.paging import decode_at, decode_seq, encode_at, encode_seq
 from services.collab_svc.application.timeline import KINDS, entry_for
 from services.collab_svc.entrypoints.api.conflicts import month_range
 from shared.contracts import collab as cv
@@ -15,6 +14,7 @@ from shared.contracts import pipeline as pv
 from shared.errors import ValidationFailedError
 from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope, Metadata
+from shared.store.cursors import decode_at, decode_seq, encode_at, encode_seq
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OPP = {"opportunity_id": "opp-1", "account_id": "acme", "occurred_at": T0}

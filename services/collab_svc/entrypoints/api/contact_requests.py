@@ -13,8 +13,9 @@ from services.collab_svc.domain import commands as c
 from services.collab_svc.domain import permissions
 from services.collab_svc.domain.errors import ContactRequestNotFoundError, NotPermittedError
 from services.collab_svc.entrypoints.api import schemas as s
-from services.collab_svc.entrypoints.api.deps import Collab, IfMatch, PathId, run_command
+from services.collab_svc.entrypoints.api.deps import Collab, PathId, run_command
 from shared.http.auth import CurrentPrincipal
+from shared.http.deps import IfMatch
 from shared.problems_doc import PROBLEMS
 
 router = APIRouter(tags=["contact requests"])

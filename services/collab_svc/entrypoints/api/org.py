@@ -11,8 +11,9 @@ from services.collab_svc.application import org as h
 from services.collab_svc.domain import commands as c
 from services.collab_svc.domain.errors import MemberNotFoundError
 from services.collab_svc.entrypoints.api import schemas as s
-from services.collab_svc.entrypoints.api.deps import Collab, IfMatch, PathId, run_command
+from services.collab_svc.entrypoints.api.deps import Collab, PathId, run_command
 from shared.http.auth import CurrentPrincipal
+from shared.http.deps import IfMatch
 from shared.identity import Role
 from shared.problems_doc import PROBLEMS
 

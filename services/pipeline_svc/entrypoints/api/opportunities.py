@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from services.pipeline_svc.adapters.views import ListQuery, decode_cursor, encode_cursor
+from services.pipeline_svc.adapters.views import ListQuery
 from services.pipeline_svc.application import handlers as h
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.application.views import public, render
@@ -16,10 +16,13 @@ from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
 from services.pipeline_svc.domain.errors import NotPermittedError, OpportunityNotFoundError
 from services.pipeline_svc.entrypoints.api import schemas as s
-from services.pipeline_svc.entrypoints.api.deps import IfMatch, Pipeline
+from services.pipeline_svc.entrypoints.api.deps import Pipeline
+from shared.context import Context
 from shared.http.auth import CurrentPrincipal
 from shared.http.commands import CommandResult, execute
+from shared.http.deps import IfMatch
 from shared.problems_doc import PROBLEMS
+from shared.store.cursors import decode_seq, encode_seq
 
 router = APIRouter(prefix="/opportunities", tags=["opportunities"])
 OppId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
@@ -39,7 +42,7 @@ async def _run(
     svc: Any,
     actor: Any,
     expected: int | None,
-    step: Callable[[PipelineUnitOfWork, h.Context], Awaitable[h.Outcome]],
+    step: Callable[[PipelineUnitOfWork, Context], Awaitable[h.Outcome]],
     status: int = 200,
 ) -> Response:
     async def handler(uow: PipelineUnitOfWork) -> CommandResult:
@@ -73,7 +76,7 @@ async def open_opportunity(
         occurred_at=body.occurred_at,
     )
 
-    async def step(uow: PipelineUnitOfWork, ctx: h.Context) -> h.Outcome:
+    async def step(uow: PipelineUnitOfWork, ctx: Context) -> h.Outcome:
         return await h.open_(cmd, uow, ctx, svc.playbooks)
 
     return await _run(request, svc, actor, None, step, status=201)
@@ -148,7 +151,7 @@ async def history(
     region = getattr(envelopes[0].event, "region", "")
     if not permissions.may_read(actor, region):
         raise NotPermittedError(f"the opportunity belongs to region {region}")
-    after = decode_cursor(cursor) if cursor else 0
+    after = decode_seq(cursor) if cursor else 0
     page = [e for e in envelopes if e.version > after][:limit]
     more = bool(page) and page[-1].version < envelopes[-1].version
     items = [
@@ -164,7 +167,7 @@ async def history(
         }
         for e in page
     ]
-    return {"items": items, "next_cursor": encode_cursor(page[-1].version) if more else None}
+    return {"items": items, "next_cursor": encode_seq(page[-1].version) if more else None}
 
 
 def _command_route(path: str, op: str, summary: str) -> Callable[[Any], Any]:

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request, Response
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.domain import permissions
 from services.pipeline_svc.entrypoints.api import schemas as s
-from services.pipeline_svc.entrypoints.api.deps import IfMatch, Pipeline
+from services.pipeline_svc.entrypoints.api.deps import Pipeline
 from shared.contracts.playbook import PlaybookDefinition
 from shared.http.auth import CurrentPrincipal
 from shared.http.commands import CommandResult, execute
+from shared.http.deps import IfMatch
 from shared.problems_doc import PROBLEMS
 
 router = APIRouter(prefix="/playbook", tags=["playbook"])
