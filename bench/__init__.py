@@ -1,0 +1,1 @@
+"""Sightline benchmarks: `python -m bench` (or `make bench`) starts what it needs and reports."""

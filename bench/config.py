@@ -1,0 +1,52 @@
+"""The knobs of a run: sizes, concurrency and durations, overridable from the command line."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+#: where the bench writes its results (relative to the repository root)
+RESULTS_DIR = Path(".sightline") / "bench"
+DATABASE_ENV = "BENCH_DATABASE_URL"
+KAFKA_ENV = "BENCH_KAFKA_BOOTSTRAP_SERVERS"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    #: opportunities the load is spread over
+    opportunities: int = 200
+    #: closed-loop connections of the load generator (HTTP) and of the raw asyncpg pool
+    concurrency: int = 16
+    warmup_s: float = 2.0
+    #: measured seconds per target, split over `rounds` alternating runs (command, CRUD, ...)
+    duration_s: float = 10.0
+    rounds: int = 2
+    #: open-loop rate and length of the delivery-latency measurement
+    delivery_rate: float = 100.0
+    delivery_duration_s: float = 10.0
+    #: how long to wait for the last events of the delivery run
+    delivery_grace_s: float = 5.0
+    #: when set and py-spy is on PATH, the services are profiled during their measurement
+    profile_dir: Path | None = None
+
+    def describe(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["profile_dir"] = str(self.profile_dir) if self.profile_dir else None
+        return data
+
+
+def machine_info() -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "executable": sys.executable,
+        "loadavg_at_start": list(load) if load else None,
+    }

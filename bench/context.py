@@ -1,0 +1,173 @@
+"""What sections share in one run: infrastructure, services started on demand, helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import seed
+from bench.config import BenchConfig
+from bench.cpu import CpuMeter, standard_groups
+from bench.infra import Infrastructure
+from bench.procs import Profiler, ServiceProcess
+from shared.auth import issue_token
+from shared.runtime.embedded import free_port
+from shared.settings import DEV_JWT_SECRET
+
+OUTBOX_DRAIN_TIMEOUT_S = 60.0
+#: accounts the deals are spread over (deals are keyed by account on Kafka)
+ACCOUNTS = 50
+
+
+@dataclass
+class Section:
+    """What a section hands back: flat metrics for latest.json and rows for the table."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class BenchContext:
+    def __init__(
+        self,
+        config: BenchConfig,
+        infra: Infrastructure,
+        log_dir: Path,
+        stack: ExitStack,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.config = config
+        self.infra = infra
+        self.log_dir = log_dir
+        self.log = log
+        self._stack = stack
+        self._services: dict[str, ServiceProcess] = {}
+        self._opportunities: list[str] | None = None
+        self.token = issue_token(
+            DEV_JWT_SECRET, sub="bench-rep", role="rep", region="east", team="east-1"
+        )
+
+    # -- processes -----------------------------------------------------------------------
+
+    async def start_service(
+        self, name: str, argv: list[str], env: dict[str, str]
+    ) -> ServiceProcess:
+        """Start `argv` once per name on a free port (`{port}` in env values) and wait for it."""
+        if name in self._services:
+            return self._services[name]
+        port = free_port()
+        env = {key: value.format(port=port) for key, value in env.items()}
+        proc = ServiceProcess(name, argv, env, port, self.log_dir / f"{name}.log")
+        self._stack.callback(proc.stop)
+        self._services[name] = proc
+        proc.start()
+        took = await proc.wait_ready()
+        self.log(f"{name} ready on port {port} after {took:.1f}s (pid {proc.pid})")
+        return proc
+
+    async def pipeline(self) -> ServiceProcess:
+        """The pipeline service as `sightline serve pipeline` runs it, on a free port."""
+        if "pipeline" not in self._services:
+            await seed.create_topics(self.infra.bootstrap, self.infra.topic_prefix)
+        env = {
+            "DATABASE_URL": self.infra.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
+            "SIGHTLINE_PORT": "{port}",
+            "SIGHTLINE_LOG_LEVEL": "WARNING",
+            "SIGHTLINE_TOPIC_PREFIX": self.infra.topic_prefix,
+            "SIGHTLINE_ENVIRONMENT": "local",
+            "JWT_SECRET": DEV_JWT_SECRET,
+        }
+        argv = [sys.executable, "-m", "shared.cli", "serve", "pipeline"]
+        return await self.start_service("pipeline", argv, env)
+
+    async def crud_app(self) -> ServiceProcess:
+        env = {"CRUD_DATABASE_URL": self.infra.asyncpg_dsn, "CRUD_PORT": "{port}"}
+        return await self.start_service("crud", [sys.executable, "-m", "bench.crud_app"], env)
+
+    # -- data ----------------------------------------------------------------------------
+
+    async def opportunities(self) -> list[str]:
+        """`config.opportunities` deals opened through the API once (accounts registered first)."""
+        if self._opportunities is not None:
+            return self._opportunities
+        accounts = [f"bench-account-{i}" for i in range(ACCOUNTS)]
+        service = await self.pipeline()  # creates the topics first
+        await seed.register_accounts(self.infra.bootstrap, self.infra.topic("collab"), accounts)
+        started = time.monotonic()
+        ids = await seed.open_opportunities(
+            service.base_url,
+            self.token,
+            self.config.opportunities,
+            accounts,
+            self.config.concurrency,
+        )
+        self.log(f"opened {len(ids)} opportunities in {time.monotonic() - started:.1f}s")
+        self._opportunities = ids
+        return ids
+
+    def cpu_meter(self, service_pid: int | None) -> CpuMeter:
+        infra = self.infra
+        return CpuMeter(standard_groups(service_pid, infra.postgres_pid, infra.broker_pid))
+
+    # -- quiet starts ----------------------------------------------------------------------
+
+    async def quiesce(self) -> None:
+        """Same starting line for every measurement: relay caught up, dirty pages flushed."""
+        conn = await asyncpg.connect(self.infra.asyncpg_dsn)
+        try:
+            deadline = time.monotonic() + OUTBOX_DRAIN_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if not await _outbox_backlog(conn):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                self.log("warning: the outbox did not drain before the measurement")
+            with contextlib.suppress(asyncpg.PostgresError):
+                await conn.execute("CHECKPOINT")  # needs superuser; harmless to skip
+        finally:
+            await conn.close()
+        await asyncio.sleep(0.5)
+
+    @contextlib.asynccontextmanager
+    async def profiled(self, name: str, pid: int, duration_s: float) -> AsyncIterator[Path | None]:
+        """py-spy the process during the measurement window (after the warm-up), if asked."""
+        if self.config.profile_dir is None:
+            yield None
+            return
+        output = self.config.profile_dir / f"{name}.txt"
+        profiler = Profiler(pid, duration_s, output)
+        if not profiler.available:
+            self.log("py-spy not found: no profile")
+            yield None
+            return
+        self._stack.callback(profiler.stop)
+
+        async def later() -> None:
+            await asyncio.sleep(self.config.warmup_s)
+            profiler.start()
+
+        task = asyncio.create_task(later())
+        try:
+            yield output
+        finally:
+            await task
+            await asyncio.to_thread(profiler.wait)
+            self.log(f"profile of {name}: {output}")
+
+
+async def _outbox_backlog(conn: asyncpg.Connection) -> int:
+    exists = await conn.fetchval("SELECT to_regclass('events') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await conn.fetchval("SELECT count(*) FROM events WHERE published_at IS NULL"))

@@ -1,0 +1,20 @@
+"""The benchmark sections, run in this order; a new benchmark is one more module here.
+
+A section is a module with `NAME`, `TITLE` and `async def run(ctx: BenchContext) -> Section`.
+Its metrics are merged into latest.json, so sections never clobber each other's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+
+from bench.context import BenchContext, Section
+from bench.sections import commands, delivery, raw_insert
+
+SectionRun = Callable[[BenchContext], Awaitable[Section]]
+ALL: tuple[ModuleType, ...] = (commands, raw_insert, delivery)
+
+
+def by_name() -> dict[str, ModuleType]:
+    return {module.NAME: module for module in ALL}
