@@ -21,7 +21,8 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # no pre-ping round trips on the hot path: a dead connection is invalidated on use
+        pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "sightline"}},
     )
 

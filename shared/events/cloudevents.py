@@ -41,29 +41,67 @@ class KafkaRecord:
 
 def encode(envelope: Envelope, source: str) -> KafkaRecord:
     ev = envelope.event
-    meta = envelope.metadata
+    body = json.dumps(ev.payload(), ensure_ascii=False, separators=(",", ":")).encode()
+    return encode_stored(
+        StoredFields(
+            event_id=str(envelope.event_id),
+            type_name=ev.type_name(),
+            event_name=ev.event_name,
+            event_version=ev.event_version,
+            occurred_at=ev.occurred_at,
+            stream_id=envelope.stream_id,
+            stream_type=envelope.stream_type,
+            stream_version=envelope.version,
+            recorded_at=envelope.recorded_at,
+            key=envelope.key,
+            metadata=envelope.metadata,
+        ),
+        body,
+        source,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFields:
+    """What a CloudEvent needs of a stored event, without parsing its payload."""
+
+    event_id: str
+    type_name: str
+    event_name: str
+    event_version: int
+    occurred_at: datetime
+    stream_id: str
+    stream_type: str
+    stream_version: int
+    recorded_at: datetime
+    key: str
+    metadata: Metadata
+
+
+def encode_stored(f: StoredFields, body: bytes, source: str) -> KafkaRecord:
+    """The relay's path: the stored JSON body travels as it is."""
+    meta = f.metadata
     attrs: dict[str, str | None] = {
-        "ce_id": str(envelope.event_id),
+        "ce_id": f.event_id,
         "ce_source": source,
-        "ce_type": ev.type_name(),
+        "ce_type": f.type_name,
         "ce_specversion": SPEC_VERSION,
-        "ce_time": ev.occurred_at.isoformat(),
-        "ce_subject": envelope.stream_id,
-        "ce_dataschema": f"urn:sightline:schema:{ev.event_name}:{ev.event_version}",
+        "ce_time": f.occurred_at.isoformat(),
+        "ce_subject": f.stream_id,
+        "ce_dataschema": f"urn:sightline:schema:{f.event_name}:{f.event_version}",
         "content-type": CONTENT_TYPE,
-        "ce_streamid": envelope.stream_id,
-        "ce_streamtype": envelope.stream_type,
-        "ce_streamversion": str(envelope.version),
+        "ce_streamid": f.stream_id,
+        "ce_streamtype": f.stream_type,
+        "ce_streamversion": str(f.stream_version),
         "ce_correlationid": meta.correlation_id,
         "ce_causationid": meta.causation_id,
         "ce_actor": meta.actor,
         "ce_region": meta.region,
-        "ce_recordedat": envelope.recorded_at.isoformat(),
-        "ce_partitionkey": envelope.key,
+        "ce_recordedat": f.recorded_at.isoformat(),
+        "ce_partitionkey": f.key,
     }
     headers = [(k, v.encode()) for k, v in attrs.items() if v is not None]
-    body = json.dumps(ev.payload(), ensure_ascii=False, separators=(",", ":")).encode()
-    return KafkaRecord(key=envelope.key.encode(), value=body, headers=headers)
+    return KafkaRecord(key=f.key.encode(), value=body, headers=headers)
 
 
 def parse_type(ce_type: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from shared.identity import Principal
 _bearer = HTTPBearer(auto_error=False, description="JWT with claims sub, role, region, team")
 
 
-def principal(
+async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:

@@ -69,7 +69,7 @@ async def execute(
             "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"
         )
     scope = f"{actor.sub}:{request.method}:{request.url.path}"
-    digest = hashlib.sha256(await request.body()).hexdigest()
+    digest = hashlib.sha256(await request.body()).hexdigest() if key is not None else ""
     if key is not None:
         async with uow_factory() as uow:
             stored = await uow.idempotency.get(scope, key)

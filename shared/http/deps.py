@@ -12,7 +12,7 @@ from shared.errors import ValidationFailedError
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 
 
-def if_match(
+async def if_match(
     if_match: Annotated[
         str | None, Header(description='expected version, e.g. "3" (from the ETag)')
     ] = None,

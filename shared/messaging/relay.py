@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -18,12 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock
-from shared.events.cloudevents import encode
+from shared.events.cloudevents import StoredFields, encode_stored
+from shared.events.envelope import Metadata
 from shared.events.registry import EventRegistry
 from shared.messaging.kafka import backoff, end_offsets, ensure_topics, make_producer
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, PUBLISH_LATENCY
 from shared.settings import Settings
-from shared.store.postgres import COLUMNS, row_to_envelope
 from shared.store.schema import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,11 @@ RELAY_LOCK = 7_341_002
 BROKER_CHECK_EVERY_S = 5.0
 
 PENDING = text(
-    f"SELECT {COLUMNS} FROM events WHERE published_at IS NULL"  # noqa: S608
-    " ORDER BY global_id LIMIT :limit"
+    "SELECT global_id, event_id, stream_id, stream_type, version, event_name, event_version,"
+    " payload::text AS body, metadata, partition_key, occurred_at, recorded_at"
+    " FROM events WHERE published_at IS NULL ORDER BY global_id LIMIT :limit"
 )
+BACKLOG_EVERY_S = 5.0
 MARK = text("UPDATE events SET published_at = now() WHERE global_id = ANY(:ids)")
 BACKLOG = text("SELECT count(*) FROM events WHERE published_at IS NULL")
 ANY_PUBLISHED = text("SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NOT NULL)")
@@ -68,6 +71,7 @@ class OutboxRelay:
         self._producer = producer
         self._wake = asyncio.Event()
         self._watermark = -1
+        self._backlog_at = -BACKLOG_EVERY_S
         self.is_leader = False
 
     async def run(self) -> None:
@@ -143,45 +147,73 @@ class OutboxRelay:
             log.warning("broker lost its log: republishing %d events", count)
         self._watermark = total
 
-    async def _send(self, producer: AIOKafkaProducer, envelopes: list[Any], source: str) -> None:
+    def _record(self, row: Any, source: str) -> tuple[str, Any, float]:
+        model = self._registry.model(row.event_name, row.event_version)
+        meta = row.metadata if isinstance(row.metadata, dict) else json.loads(row.metadata)
+        fields = StoredFields(
+            event_id=str(row.event_id),
+            type_name=model.type_name(),
+            event_name=row.event_name,
+            event_version=row.event_version,
+            occurred_at=row.occurred_at,
+            stream_id=row.stream_id,
+            stream_type=row.stream_type,
+            stream_version=row.version,
+            recorded_at=row.recorded_at,
+            key=row.partition_key,
+            metadata=Metadata(**meta),
+        )
+        record = encode_stored(fields, row.body.encode(), source)
+        return self._settings.topic(model.domain), record, row.recorded_at.timestamp()
+
+    async def _send(self, producer: AIOKafkaProducer, rows: list[Any], source: str) -> list[float]:
         # Per-partition order holds: aiokafka keeps one batch in flight per partition.
         batch = (
             producer.transaction()
             if self._settings.kafka_transactional_id
             else contextlib.nullcontext()
         )
+        recorded: list[float] = []
         async with batch:
             futures = []
-            for env in envelopes:
-                record = encode(env, source)
-                topic = self._settings.topic(env.event.domain)
+            for row in rows:
+                topic, record, at = self._record(row, source)
+                recorded.append(at)
                 futures.append(
                     await producer.send(topic, record.value, key=record.key, headers=record.headers)
                 )
             await asyncio.gather(*futures)
+        return recorded
 
     async def drain(self, producer: AIOKafkaProducer) -> int:
         """Publish everything unpublished now; returns how many events were sent."""
         sent = 0
         source = self._settings.source
+        limit = self._settings.relay_batch_size
         while True:
             async with self._engine.connect() as c:
-                rows = list(await c.execute(PENDING, {"limit": self._settings.relay_batch_size}))
+                rows = list(await c.execute(PENDING, {"limit": limit}))
             if not rows:
                 break
-            envelopes = [row_to_envelope(row, self._registry) for row in rows]
-            await self._send(producer, envelopes, source)
+            recorded = await self._send(producer, rows, source)
             async with self._engine.begin() as c:
                 await c.execute(MARK, {"ids": [r.global_id for r in rows]})
-            now = self._clock.now()
-            for env in envelopes:
-                PUBLISH_LATENCY.labels(self._settings.service).observe(
-                    max(0.0, (now - env.recorded_at).total_seconds())
-                )
+            now = self._clock.now().timestamp()
+            latency = PUBLISH_LATENCY.labels(self._settings.service)
+            for at in recorded:
+                latency.observe(max(0.0, now - at))
             EVENTS_PUBLISHED.labels(self._settings.service).inc(len(rows))
             sent += len(rows)
-        async with self._engine.connect() as c:
-            OUTBOX_BACKLOG.labels(self._settings.service).set(
-                (await c.execute(BACKLOG)).scalar() or 0
-            )
+            if len(rows) < limit:
+                break  # the outbox is drained; NOTIFY wakes us for the next commit
+        await self._measure_backlog()
         return sent
+
+    async def _measure_backlog(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._backlog_at < BACKLOG_EVERY_S:
+            return
+        self._backlog_at = now
+        async with self._engine.connect() as c:
+            backlog = (await c.execute(BACKLOG)).scalar() or 0
+        OUTBOX_BACKLOG.labels(self._settings.service).set(backlog)

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import Clock
@@ -31,7 +30,7 @@ INSERT = text(
     " :stream_id, :stream_type, :version, :event_name, :event_version, CAST(:payload AS jsonb),"
     " CAST(:metadata AS jsonb), :partition_key, :occurred_at, :recorded_at"
     " WHERE COALESCE((SELECT max(version) FROM events WHERE stream_id = :stream_id), 0)"
-    " = :version - 1"
+    " = :version - 1 ON CONFLICT (stream_id, version) DO NOTHING"
 )
 LOAD = text(f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")  # noqa: S608
 # Only transactions below the snapshot's xmin are certainly finished: reading up to there
@@ -43,7 +42,6 @@ READ_ALL = text(
     " AND (CAST(:until AS timestamptz) IS NULL OR occurred_at <= CAST(:until AS timestamptz))"
     " ORDER BY tx_id, global_id LIMIT :limit"
 )
-UNIQUE_VIOLATION = "23505"
 
 
 def row_to_envelope(row: Any, registry: EventRegistry) -> Envelope:
@@ -59,14 +57,6 @@ def row_to_envelope(row: Any, registry: EventRegistry) -> Envelope:
         key=row.partition_key,
         metadata=Metadata(**meta),
     )
-
-
-def is_unique_violation(exc: IntegrityError) -> bool:
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(
-        getattr(orig, "__cause__", None), "sqlstate", None
-    )
-    return code == UNIQUE_VIOLATION
 
 
 class PostgresEventStore:
@@ -125,16 +115,10 @@ class PostgresEventStore:
         clash = ConcurrencyError(
             f"stream {stream_id} is not at version {expected_version}", stream_id=stream_id
         )
-        try:
-            # a savepoint keeps the caller's transaction usable after a clash
-            async with self._conn.begin_nested():
-                for row in rows:
-                    if (await self._conn.execute(INSERT, row)).rowcount != 1:
-                        raise clash
-        except IntegrityError as exc:
-            if is_unique_violation(exc):
-                raise clash from None
-            raise
+        # a clash inserts nothing (no error), so the caller's transaction stays usable
+        for row in rows:
+            if (await self._conn.execute(INSERT, row)).rowcount != 1:
+                raise clash
         return envelopes
 
     async def read_all(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 Step = Callable[[CollabUnitOfWork, Context], Awaitable[Outcome]]
 
 
-def service(request: Request) -> CollabService:
+async def service(request: Request) -> CollabService:
     return request.app.state.collab  # type: ignore[no-any-return]
 
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from services.pipeline_svc.bootstrap import PipelineService
 
 
-def service(request: Request) -> PipelineService:
+async def service(request: Request) -> PipelineService:
     return request.app.state.pipeline  # type: ignore[no-any-return]
 
 
