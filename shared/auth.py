@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import OrderedDict
 from typing import Any, Literal
 
 import jwt
@@ -11,6 +13,7 @@ from shared.errors import UnauthorizedError
 from shared.identity import ROLES, Principal
 
 LEEWAY_S = 30
+CACHE_SIZE = 4096
 
 
 def issue_token(
@@ -60,12 +63,37 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
         self._audience = audience
         self._issuer = issuer
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         if algorithm == "HS256" and not secret:
             raise ValueError("HS256 needs a secret")
         if algorithm == "RS256" and self._jwks is None:
             raise ValueError("RS256 needs a JWKS URL")
 
+    async def verify_async(self, token: str) -> Principal:
+        """Verify without blocking the event loop: JWKS fetches run in a thread."""
+        cached = self._cached(token)
+        if cached is not None:
+            return cached
+        if self._jwks is not None:
+            return await asyncio.to_thread(self.verify, token)
+        return self.verify(token)
+
+    def _cached(self, token: str) -> Principal | None:
+        # a verified token stays valid until it expires: skip the signature check on repeats
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        principal, exp = hit
+        if exp + LEEWAY_S <= time.time():
+            self._verified.pop(token, None)
+            return None
+        self._verified.move_to_end(token)
+        return principal
+
     def verify(self, token: str) -> Principal:
+        cached = self._cached(token)
+        if cached is not None:
+            return cached
         try:
             key: Any = self._secret
             if self._jwks is not None:
@@ -83,7 +111,11 @@ class TokenVerifier:
             raise UnauthorizedError("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise UnauthorizedError(f"invalid token: {exc}") from None
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified[token] = (principal, float(claims["exp"]))
+        if len(self._verified) > CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

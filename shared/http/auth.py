@@ -21,7 +21,7 @@ async def principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise UnauthorizedError("a bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(credentials.credentials)
+    return await verifier.verify_async(credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(principal)]

@@ -16,6 +16,7 @@ from shared.clock import Clock
 from shared.errors import ConcurrencyError
 from shared.events.envelope import Envelope, Metadata, NewEvent
 from shared.events.registry import EventRegistry
+from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
 
 COLUMNS = (
@@ -32,7 +33,10 @@ INSERT = text(
     " WHERE COALESCE((SELECT max(version) FROM events WHERE stream_id = :stream_id), 0)"
     " = :version - 1 ON CONFLICT (stream_id, version) DO NOTHING"
 )
-LOAD = text(f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id ORDER BY version")  # noqa: S608
+LOAD = text(
+    f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id AND version > :after"  # noqa: S608
+    " ORDER BY version"
+)
 # Only transactions below the snapshot's xmin are certainly finished: reading up to there
 # means no event can later commit below the returned position (the sequence-gap trap).
 READ_ALL = text(
@@ -62,14 +66,33 @@ def row_to_envelope(row: Any, registry: EventRegistry) -> Envelope:
 class PostgresEventStore:
     """Bound to one connection inside the caller's transaction (the unit of work)."""
 
-    def __init__(self, conn: AsyncConnection, registry: EventRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        registry: EventRegistry,
+        clock: Clock,
+        cache: StreamCache | None = None,
+    ) -> None:
         self._conn = conn
         self._registry = registry
         self._clock = clock
+        self._cache = cache
+        #: what this transaction read and wrote, for the cache once it commits
+        self._touched: dict[str, tuple[Envelope, ...]] = {}
 
     async def load(self, stream_id: str) -> list[Envelope]:
-        result = await self._conn.execute(LOAD, {"stream_id": stream_id})
-        return [row_to_envelope(r, self._registry) for r in result]
+        known = self._cache.get(stream_id) if self._cache is not None else ()
+        result = await self._conn.execute(LOAD, {"stream_id": stream_id, "after": len(known)})
+        envelopes = (*known, *(row_to_envelope(r, self._registry) for r in result))
+        self._touched[stream_id] = envelopes
+        return list(envelopes)
+
+    def committed(self) -> None:
+        """Called by the unit of work after its commit: what it saw is now safe to cache."""
+        if self._cache is not None:
+            for stream_id, envelopes in self._touched.items():
+                self._cache.put(stream_id, envelopes)
+        self._touched.clear()
 
     async def append(
         self,
@@ -119,6 +142,9 @@ class PostgresEventStore:
         for row in rows:
             if (await self._conn.execute(INSERT, row)).rowcount != 1:
                 raise clash
+        before = self._touched.get(stream_id)
+        if before is not None and len(before) == expected_version:
+            self._touched[stream_id] = (*before, *envelopes)
         return envelopes
 
     async def read_all(

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.clock import Clock
 from shared.events.registry import EventRegistry
+from shared.store.cache import StreamCache
 from shared.store.idempotency import PostgresIdempotencyStore
 from shared.store.postgres import PostgresEventStore
 
@@ -18,10 +19,17 @@ class SqlUnitOfWork:
     events: PostgresEventStore
     idempotency: PostgresIdempotencyStore
 
-    def __init__(self, engine: AsyncEngine, registry: EventRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        registry: EventRegistry,
+        clock: Clock,
+        cache: StreamCache | None = None,
+    ) -> None:
         self._engine = engine
         self._registry = registry
         self._clock = clock
+        self._cache = cache
         self._conn: AsyncConnection | None = None
         self._committed = False
 
@@ -29,7 +37,7 @@ class SqlUnitOfWork:
         self._conn = await self._engine.connect()
         await self._conn.begin()
         self._committed = False
-        self.events = PostgresEventStore(self._conn, self._registry, self._clock)
+        self.events = PostgresEventStore(self._conn, self._registry, self._clock, self._cache)
         self.idempotency = PostgresIdempotencyStore(self._conn)
         self.bind(self._conn)
         return self
@@ -41,6 +49,7 @@ class SqlUnitOfWork:
         assert self._conn is not None
         await self._conn.commit()
         self._committed = True
+        self.events.committed()
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._conn is not None

@@ -14,6 +14,7 @@ from shared.clock import FixedClock
 from shared.errors import ConcurrencyError
 from shared.events import registry
 from shared.events.envelope import Envelope, Metadata
+from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
 from shared.store.postgres import PostgresEventStore
 from shared.store.schema import SHARED_DDL
@@ -42,10 +43,23 @@ class PostgresBackend:
         self.engine = engine
         self.clock = FixedClock(RECORDED_AT)
 
+    cache: StreamCache | None = None
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[PostgresEventStore]:
-        async with self.engine.connect() as conn, conn.begin():
-            yield PostgresEventStore(conn, registry, self.clock)
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                store = PostgresEventStore(conn, registry, self.clock, self.cache)
+                yield store
+            store.committed()  # reached only when the block committed
+
+
+class CachedPostgresBackend(PostgresBackend):
+    """The same store with a process-level stream cache shared by every unit of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.cache = StreamCache()
 
 
 @pytest.fixture
@@ -98,6 +112,46 @@ async def contend(
         except ConcurrencyError as clash:
             return clash
         return env
+
+
+class TestCachedPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    def backend(self, backend: PostgresBackend) -> CachedPostgresBackend:
+        return CachedPostgresBackend(backend.engine)
+
+    async def test_a_cached_stream_still_sees_what_another_process_appended(
+        self, backend: CachedPostgresBackend
+    ) -> None:
+        s = stream()
+        await append(backend, s, 0, [opened(s)])
+        async with backend.session() as store:
+            assert len(await store.load(s)) == 1  # now cached
+        other = PostgresBackend(backend.engine)  # another replica: no shared cache
+        await append(other, s, 1, [logged(s), logged(s)])
+        async with backend.session() as store:
+            loaded = await store.load(s)
+        assert [e.version for e in loaded] == [1, 2, 3]
+
+    async def test_a_rolled_back_append_never_reaches_the_cache(
+        self, backend: CachedPostgresBackend
+    ) -> None:
+        s = stream()
+        await append(backend, s, 0, [opened(s)])
+        async with backend.session() as store:
+            await store.load(s)  # cached from here on
+        with pytest.raises(RuntimeError):
+            await load_append_then_fail(backend, s)
+        assert backend.cache is not None
+        assert [e.version for e in backend.cache.get(s)] == [1]
+        async with backend.session() as store:
+            assert [e.version for e in await store.load(s)] == [1]
+
+
+async def load_append_then_fail(backend: PostgresBackend, s: str) -> None:
+    async with backend.session() as store:
+        await store.load(s)
+        await store.append(s, STREAM_TYPE, 1, [logged(s)], Metadata())
+        raise RuntimeError("the command failed after appending")
 
 
 class TestConcurrentWriters:
