@@ -23,6 +23,7 @@ from shared.identity import Principal
 from shared.messaging.consumer import ConsumerRunner
 from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
+from shared.store.cache import StreamCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,9 +35,10 @@ class PipelineService:
         self.engine = engine
         self.clock = clock
         self.playbooks = Playbooks()
+        self.streams = StreamCache()
 
     def uow(self) -> PipelineUnitOfWork:
-        return PipelineUnitOfWork(self.engine, registry, self.clock)
+        return PipelineUnitOfWork(self.engine, registry, self.clock, self.streams)
 
     def context(self, actor: Principal, expected_version: int | None = None) -> Context:
         return context_for(actor, self.clock, expected_version)

@@ -14,6 +14,7 @@ from services.pipeline_svc.domain import permissions
 from services.pipeline_svc.domain.errors import (
     AccountNotYetKnownError,
     GateBlockedError,
+    NotPermittedError,
     OpportunityNotFoundError,
     RegionIsolationError,
 )
@@ -132,12 +133,17 @@ async def _change(
     return Outcome(outcome.view, outcome.version, refusal)
 
 
+async def deal_region(uow: PipelineUnitOfWork, opp: Opportunity) -> str:
+    """The region that owns the deal's account now (collab's word), else the deal's own."""
+    return await uow.directory.owning_region(opp.account_id) or opp.region
+
+
 async def authorize(
     uow: PipelineUnitOfWork, ctx: Context, opp: Opportunity, action: Action
 ) -> None:
     """Region isolation first (the account's owner as collab says), then role and ownership."""
     actor = ctx.actor
-    region = await uow.directory.owning_region(opp.account_id) or opp.region
+    region = await deal_region(uow, opp)
     if action == "contact" and actor.region != region:
         granted = await uow.directory.has_grant(opp.account_id, actor.sub, ctx.now)
         if permissions.may_log_contact(actor, region, opp.team, opp.owner_id, granted):
@@ -149,17 +155,34 @@ async def authorize(
         permissions.require_manage(actor, region, opp.team, opp.owner_id)
 
 
+def _contact(
+    opp: Opportunity, pb: PlaybookInForce, cmd: c.LogActivity, ctx: Context
+) -> list[DomainEvent]:
+    events = opp.log_activity(cmd, pb.definition, ctx.actor, ctx.now)
+    outsider = ctx.actor.region != opp.region and ctx.actor.role != "admin"
+    if outsider and not all(getattr(e, "customer_facing", True) for e in events):
+        raise NotPermittedError("internal notes on a deal belong to its own region")
+    return events
+
+
 async def log_activity(
     cmd: c.LogActivity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
 ) -> Outcome:
-    return await _change(
+    outcome = await _change(
         cmd.opportunity_id,
         uow,
         ctx,
         playbooks,
-        lambda opp, pb: opp.log_activity(cmd, pb.definition, ctx.actor, ctx.now),
+        lambda opp, pb: _contact(opp, pb, cmd, ctx),
         "contact",
     )
+    if ctx.actor.region != outcome.view["region"] and not permissions.may_read(
+        ctx.actor, outcome.view["region"]
+    ):
+        # a collaborator from another region learns that the contact was recorded, not the deal
+        keep = ("id", "account_id", "region", "version")
+        return Outcome({k: outcome.view[k] for k in keep}, outcome.version)
+    return outcome
 
 
 async def submit_artifact(

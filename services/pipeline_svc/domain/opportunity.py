@@ -34,6 +34,7 @@ class ActivityRecord:
     stage: str
     occurred_at: datetime
     next_step: str | None
+    actor_region: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,13 @@ class Opportunity:
         elif isinstance(e, ev.ActivityLogged):
             self.activities.append(
                 ActivityRecord(
-                    e.activity_id, e.kind, e.customer_facing, e.stage, e.occurred_at, e.next_step
+                    e.activity_id,
+                    e.kind,
+                    e.customer_facing,
+                    e.stage,
+                    e.occurred_at,
+                    e.next_step,
+                    e.actor_region,
                 )
             )
             if e.customer_facing and (

@@ -199,3 +199,59 @@ async def test_synced_logs_match_by_contact_are_idempotent_and_break_no_history(
     assert (
         await api.client.post("/ingest/activities", json=logs, headers=api.as_())
     ).status_code == 403
+
+
+async def test_a_granted_collaborator_sees_only_that_the_contact_was_recorded(api: Api) -> None:
+    opp = await api.open(account_id="acme-v")
+    await api.feed(approval("req-v", "acme-v"), "acme-v")
+    r = await api.client.post(
+        f"/opportunities/{opp['id']}/activities",
+        json={"kind": "call"},
+        headers=api.as_(**SOUTH_REP),
+    )
+    assert r.status_code == 200
+    assert set(r.json()) == {"id", "account_id", "region", "version"}
+    assert (
+        await api.client.get(f"/opportunities/{opp['id']}", headers=api.as_(**SOUTH_REP))
+    ).status_code == 403
+
+
+async def test_a_collaborator_cannot_file_internal_notes_nor_move_the_deal(api: Api) -> None:
+    opp = await api.open(account_id="acme-n")
+    await api.feed(approval("req-n", "acme-n"), "acme-n")
+    south = api.as_(**SOUTH_REP)
+    note = await api.client.post(
+        f"/opportunities/{opp['id']}/activities", json={"kind": "note"}, headers=south
+    )
+    assert note.status_code == 403
+    call = await api.client.post(
+        f"/opportunities/{opp['id']}/activities", json={"kind": "call"}, headers=south
+    )
+    assert call.status_code == 200
+    got = (await api.client.get(f"/opportunities/{opp['id']}", headers=api.as_())).json()
+    assert got["gate"]["ready"] is False, (
+        "another region's call does not satisfy the owning region's gate"
+    )
+
+
+async def test_after_a_transfer_reads_follow_the_new_owner(api: Api) -> None:
+    opp = await api.open(account_id="acme-r")
+    await api.feed(
+        AccountOwnershipTransferred(
+            occurred_at=now(),
+            account_id="acme-r",
+            from_region="east",
+            to_region="south",
+            reason="HQ moved",
+            actor_id="admin",
+        ),
+        "acme-r",
+    )
+    south = api.as_(**SOUTH_REP)
+    assert (await api.client.get(f"/opportunities/{opp['id']}", headers=south)).status_code == 200
+    assert (
+        await api.client.get(f"/opportunities/{opp['id']}/history", headers=south)
+    ).status_code == 200
+    assert (
+        await api.client.get(f"/opportunities/{opp['id']}", headers=api.as_())
+    ).status_code == 403

@@ -123,8 +123,9 @@ async def get_opportunity(
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         opp = await h.load(uow, opportunity_id)
-        if not permissions.may_read(actor, opp.region):
-            raise NotPermittedError(f"the opportunity belongs to region {opp.region}")
+        region = await h.deal_region(uow, opp)
+        if not permissions.may_read(actor, region):
+            raise NotPermittedError(f"the opportunity belongs to region {region}")
         pb = await svc.playbooks.current(uow)
     response.headers["ETag"] = f'"{opp.version}"'
     return public(render(opp, pb, svc.clock.now()))
@@ -146,9 +147,11 @@ async def history(
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         envelopes = await uow.events.load(h.stream_id(opportunity_id))
-    if not envelopes:
-        raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
-    region = getattr(envelopes[0].event, "region", "")
+        if not envelopes:
+            raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+        opened = envelopes[0].event
+        owner = await uow.directory.owning_region(getattr(opened, "account_id", ""))
+    region = owner or str(getattr(opened, "region", ""))
     if not permissions.may_read(actor, region):
         raise NotPermittedError(f"the opportunity belongs to region {region}")
     after = decode_seq(cursor) if cursor else 0
