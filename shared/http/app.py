@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -17,6 +18,7 @@ from shared.http import health, problems
 from shared.http.middleware import SightlineMiddleware
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -77,7 +79,12 @@ async def tcp_reachable(bootstrap: str) -> None:
     raise ConnectionError(f"no broker reachable at {bootstrap}: {last}")
 
 
-async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+async def cancel_all(tasks: list[asyncio.Task[Any]], grace_s: float = 15.0) -> None:
+    """Cancel background work; a task that will not finish in time is left behind, logged."""
     for t in tasks:
         t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for t in pending:
+        log.error("background task %s did not stop within %.0fs", t.get_name(), grace_s)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.events.cloudevents import MalformedCloudEventError, decode, header_map, parse_type
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry, UnknownEventError
-from shared.messaging.kafka import backoff, ensure_topics, make_producer
+from shared.messaging.kafka import backoff, ensure_topics, make_producer, stop_quietly
 from shared.observability import CONSUMER_LAG, DLQ_TOTAL, EVENTS_CONSUMED
 from shared.settings import Settings
 
@@ -100,8 +100,8 @@ class ConsumerRunner:
                             max(0, hw - messages[-1].offset - 1)
                         )
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await stop_quietly(consumer)
+            await stop_quietly(producer)
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -58,7 +59,15 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         offsets = await consumer.end_offsets(tps) if tps else {}
         return {tp.partition: off for tp, off in offsets.items()}
     finally:
-        await consumer.stop()
+        await stop_quietly(consumer)
+
+
+async def stop_quietly(client: Any, timeout_s: float = 5.0) -> None:
+    """Stop an aiokafka client without letting a slow or absent broker hold shutdown up."""
+    try:
+        await asyncio.wait_for(client.stop(), timeout_s)
+    except Exception as exc:  # timed out or broker gone: the process is shutting down anyway
+        log.warning("%s did not stop cleanly: %s", type(client).__name__, exc)
 
 
 async def backoff(attempt: int, cap_s: float = 5.0) -> None:

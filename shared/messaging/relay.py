@@ -22,7 +22,13 @@ from shared.clock import Clock
 from shared.events.cloudevents import StoredFields, encode_stored
 from shared.events.envelope import Metadata
 from shared.events.registry import EventRegistry
-from shared.messaging.kafka import backoff, end_offsets, ensure_topics, make_producer
+from shared.messaging.kafka import (
+    backoff,
+    end_offsets,
+    ensure_topics,
+    make_producer,
+    stop_quietly,
+)
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, PUBLISH_LATENCY
 from shared.settings import Settings
 from shared.store.schema import OUTBOX_CHANNEL
@@ -102,7 +108,7 @@ class OutboxRelay:
                 await self._publish_loop(conn, producer)
             finally:
                 if self._producer is None:
-                    await producer.stop()
+                    await stop_quietly(producer)
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):

@@ -180,9 +180,6 @@ class Runtime:
                 filter(None, [str(PROJECT_ROOT), self._get("PYTHONPATH")])
             ),
         }
-        env.pop("SIGHTLINE_BROKER_FRESH", None)
-        if self.broker_fresh:
-            env["SIGHTLINE_BROKER_FRESH"] = "1"
         log = self.log_path(svc).open("wb")
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             self._argv(svc),

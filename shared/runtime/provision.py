@@ -102,8 +102,9 @@ def provide_broker(
             raise LaunchError(f"embedded broker failed: {exc}") from exc
         bootstrap = kafka.bootstrap
     partitions = int(env_value(env, "SIGHTLINE_TOPIC_PARTITIONS") or 6)
+    replicas = int(env_value(env, "SIGHTLINE_TOPIC_REPLICATION_FACTOR") or 1)
     try:
-        run_blocking(ensure_topics(bootstrap, topic_names(env), partitions))
+        run_blocking(ensure_topics(bootstrap, topic_names(env), partitions, replicas))
     except BaseException as exc:
         if kafka is not None:
             kafka.stop()
