@@ -36,6 +36,17 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
     p.add_argument("--rounds", type=int, default=d.rounds, help="alternations per target")
     p.add_argument("--delivery-rate", type=float, default=d.delivery_rate, help="commands/s")
     p.add_argument("--delivery-duration", type=float, default=d.delivery_duration_s)
+    p.add_argument("--timeline-requests", type=int, default=d.timeline_requests)
+    p.add_argument("--timeline-concurrency", type=int, default=d.timeline_concurrency)
+    p.add_argument(
+        "--timeline-seed",
+        choices=("auto", "kafka", "copy"),
+        default=d.timeline_seed,
+        help="how the 10k/100k timelines are built (auto: kafka when it takes <= 60 s)",
+    )
+    p.add_argument("--propagation-rate", type=float, default=d.propagation_rate)
+    p.add_argument("--propagation-duration", type=float, default=d.propagation_duration_s)
+    p.add_argument("--propagation-poll-ms", type=float, default=d.propagation_poll_ms)
     p.add_argument("--profile-dir", type=Path, help="py-spy the services into this directory")
     p.add_argument("--output", type=Path, default=REPO_ROOT / RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
@@ -50,6 +61,12 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
         rounds=max(1, args.rounds),
         delivery_rate=args.delivery_rate,
         delivery_duration_s=args.delivery_duration,
+        timeline_requests=max(1, args.timeline_requests),
+        timeline_concurrency=max(1, args.timeline_concurrency),
+        timeline_seed=args.timeline_seed,
+        propagation_rate=args.propagation_rate,
+        propagation_duration_s=args.propagation_duration,
+        propagation_poll_ms=max(1.0, args.propagation_poll_ms),
         profile_dir=args.profile_dir.resolve() if args.profile_dir else None,
     )
     chosen = [known[name] for name in args.sections] or list(sections.ALL)

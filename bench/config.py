@@ -30,6 +30,17 @@ class BenchConfig:
     delivery_duration_s: float = 10.0
     #: how long to wait for the last events of the delivery run
     delivery_grace_s: float = 5.0
+    #: timeline reads: measured requests per timeline length and variant, connections, and how
+    #: the long timelines are seeded ("auto": through the consumer when it would take at most
+    #: a minute, else rows copied into the table; "kafka" or "copy" to force one)
+    timeline_requests: int = 1000
+    timeline_concurrency: int = 4
+    timeline_seed: str = "auto"
+    #: open-loop rate and length of the pipeline -> collab timeline propagation run
+    propagation_rate: float = 100.0
+    propagation_duration_s: float = 10.0
+    #: how often the collab database is polled for the propagated entries
+    propagation_poll_ms: float = 20.0
     #: when set and py-spy is on PATH, the services are profiled during their measurement
     profile_dir: Path | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,17 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from bench import seed
 from bench.config import BenchConfig
 from bench.cpu import CpuMeter, standard_groups
-from bench.infra import Infrastructure
+from bench.infra import Infrastructure, asyncpg_dsn, drop_database
 from bench.procs import Profiler, ServiceProcess
 from shared.auth import issue_token
-from shared.runtime.embedded import free_port
+from shared.runtime.embedded import create_database, free_port, with_database
 from shared.settings import DEV_JWT_SECRET
 
 OUTBOX_DRAIN_TIMEOUT_S = 60.0
+#: the consumer groups of collab_svc (services/collab_svc/entrypoints/consumers/runners.py)
+COLLAB_GROUPS = ("collab-timeline", "collab-conflicts")
+COLLAB_TOPICS = ("pipeline", "collab")
 #: accounts the deals are spread over (deals are keyed by account on Kafka)
 ACCOUNTS = 50
 
@@ -53,8 +58,12 @@ class BenchContext:
         self._stack = stack
         self._services: dict[str, ServiceProcess] = {}
         self._opportunities: list[str] | None = None
+        self._collab_url: str | None = None
         self.token = issue_token(
             DEV_JWT_SECRET, sub="bench-rep", role="rep", region="east", team="east-1"
+        )
+        self.admin_token = issue_token(
+            DEV_JWT_SECRET, sub="bench-admin", role="admin", region="east", team="east-1"
         )
 
     # -- processes -----------------------------------------------------------------------
@@ -91,6 +100,67 @@ class BenchContext:
         argv = [sys.executable, "-m", "shared.cli", "serve", "pipeline"]
         return await self.start_service("pipeline", argv, env)
 
+    async def collab(self) -> ServiceProcess:
+        """collab_svc as `sightline serve collab` runs it: its own database (migrated by its
+        startup), the same broker and topic prefix as the pipeline."""
+        if "collab" in self._services:
+            return self._services["collab"]
+        await seed.create_topics(self.infra.bootstrap, self.infra.topic_prefix)
+        url = await self._collab_database()
+        env = {
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
+            "SIGHTLINE_PORT": "{port}",
+            "SIGHTLINE_LOG_LEVEL": "WARNING",
+            "SIGHTLINE_TOPIC_PREFIX": self.infra.topic_prefix,
+            "SIGHTLINE_ENVIRONMENT": "local",
+            "JWT_SECRET": DEV_JWT_SECRET,
+        }
+        argv = [sys.executable, "-m", "shared.cli", "serve", "collab"]
+        return await self.start_service("collab", argv, env)
+
+    @property
+    def collab_dsn(self) -> str:
+        """asyncpg DSN of collab_svc's database (after `collab()`)."""
+        assert self._collab_url is not None, "collab is not started"
+        return asyncpg_dsn(self._collab_url)
+
+    async def _collab_database(self) -> str:
+        """`<run database>_collab` on the same server, dropped at the end like the run's one."""
+        base = self.infra.database_url
+        name = f"{make_url(base).database}_collab"
+        url = await create_database(base, name)
+        if self.infra.postgres == "embedded":
+            url = with_database(base, name)
+        elif not os.environ.get("BENCH_KEEP_DATABASE"):
+            # registered before the service starts, so it runs after the service is stopped
+            self._stack.callback(drop_database, base, name)
+        self._collab_url = url
+        return url
+
+    async def collab_caught_up(self, stall_s: float = 30.0) -> tuple[float, int]:
+        """Wait until collab's consumer groups have committed up to the end of their topics.
+
+        Returns the seconds waited and the backlog found first (events summed over both
+        groups). Each group commits after every fetched batch, so lag 0 on every partition
+        means every event produced so far is in collab's read models. Gives up only when the
+        lag has not shrunk for `stall_s`, however long a big backlog takes.
+        """
+        topics = [self.infra.topic(d) for d in COLLAB_TOPICS]
+        started = progress = time.monotonic()
+        backlog = best = await seed.consumer_lag(self.infra.bootstrap, COLLAB_GROUPS, topics)
+        while best:
+            await asyncio.sleep(0.25)
+            lag = await seed.consumer_lag(self.infra.bootstrap, COLLAB_GROUPS, topics)
+            if lag < best:
+                best, progress = lag, time.monotonic()
+            elif time.monotonic() - progress > stall_s:
+                raise RuntimeError(f"collab's consumers stuck {lag} events behind for {stall_s:g}s")
+        took = time.monotonic() - started
+        if backlog:
+            self.log(f"collab's consumers caught up with {backlog} events in {took:.1f}s")
+        return took, backlog
+
     async def crud_app(self) -> ServiceProcess:
         env = {"CRUD_DATABASE_URL": self.infra.asyncpg_dsn, "CRUD_PORT": "{port}"}
         return await self.start_service("crud", [sys.executable, "-m", "bench.crud_app"], env)
@@ -116,9 +186,11 @@ class BenchContext:
         self._opportunities = ids
         return ids
 
-    def cpu_meter(self, service_pid: int | None) -> CpuMeter:
+    def cpu_meter(self, service_pid: int | None, **services: int) -> CpuMeter:
+        """CPU of the service (or of several, by name), PostgreSQL, broker and load generator."""
         infra = self.infra
-        return CpuMeter(standard_groups(service_pid, infra.postgres_pid, infra.broker_pid))
+        groups = standard_groups(service_pid, infra.postgres_pid, infra.broker_pid, services)
+        return CpuMeter(groups)
 
     # -- quiet starts ----------------------------------------------------------------------
 

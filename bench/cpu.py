@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import psutil
@@ -35,12 +35,20 @@ def _named(*fragments: str) -> Matcher:
 
 
 def standard_groups(
-    service_pid: int | None, postgres_pid: int | None = None, broker_pid: int | None = None
+    service_pid: int | None,
+    postgres_pid: int | None = None,
+    broker_pid: int | None = None,
+    services: Mapping[str, int] | None = None,
 ) -> dict[str, Matcher]:
-    """Service, database and broker (by process tree when the pid is known, else by name)."""
+    """Service, database and broker (by process tree when the pid is known, else by name).
+
+    `services` names several services (name → pid) instead of the one `service` group.
+    """
     groups: dict[str, Matcher] = {}
     if service_pid is not None:
         groups["service"] = _tree(service_pid)
+    for name, pid in (services or {}).items():
+        groups[name] = _tree(pid)
     groups["postgres"] = _tree(postgres_pid) if postgres_pid else _named("postgres")
     groups["broker"] = _tree(broker_pid) if broker_pid else _named("tansu")
     me = os.getpid()

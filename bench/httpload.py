@@ -17,6 +17,9 @@ from bench.stats import Summary, summarize
 
 REQUEST_TIMEOUT_S = 30.0
 MAX_HEADER_BYTES = 64 * 1024
+#: a pooled connection idle longer than this is not reused: uvicorn closes idle keep-alive
+#: connections after 5 s, and a request written as the server closes fails unanswered
+MAX_IDLE_S = 2.0
 
 
 class ProtocolError(Exception):
@@ -52,6 +55,8 @@ class Connection:
         self.host, self.port = host, port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        #: time.monotonic() of the last answer
+        self.last_used = time.monotonic()
 
     async def request(self, raw: bytes) -> Answer:
         if self._writer is None:
@@ -68,6 +73,7 @@ class Connection:
             raise
         if not keep_alive:
             self.close()
+        self.last_used = time.monotonic()
         return answer
 
     def close(self) -> None:
@@ -200,6 +206,61 @@ async def closed_loop(
     return result
 
 
+async def counted_loop(
+    target: str,
+    host: str,
+    port: int,
+    make_request: Callable[[int], bytes],
+    concurrency: int,
+    warmup: int,
+    count: int,
+) -> LoadResult:
+    """Closed loop over a fixed number of requests: `warmup` unmeasured, then `count` measured.
+
+    Request `i` (a global counter, warm-up included) comes from `make_request(i)`; the
+    result's duration runs from the first measured send to the last measured answer.
+    """
+    result = LoadResult(target, concurrency, 1e-9)
+    counter = itertools.count()
+    clock = time.perf_counter
+    first_sent: list[float] = []
+    last_done = 0.0
+
+    async def worker() -> None:
+        nonlocal last_done
+        conn = Connection(host, port)
+        try:
+            while (i := next(counter)) < warmup + count:
+                measured = i >= warmup
+                raw = make_request(i)
+                sent = clock()
+                if measured and not first_sent:
+                    first_sent.append(sent)
+                try:
+                    answer = await conn.request(raw)
+                except (OSError, asyncio.IncompleteReadError, ProtocolError, TimeoutError) as exc:
+                    if measured:
+                        result._error(type(exc).__name__, repr(exc))
+                    await asyncio.sleep(0.05)
+                    continue
+                done = clock()
+                if not measured:
+                    continue
+                last_done = max(last_done, done)
+                if 200 <= answer.status < 300:
+                    result.ok += 1
+                    result.latencies_ms.append((done - sent) * 1000.0)
+                else:
+                    result._error(str(answer.status), answer.body.decode(errors="replace"))
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if first_sent:
+        result.duration_s = max(1e-9, last_done - first_sent[0])
+    return result
+
+
 @dataclass(frozen=True)
 class Sent:
     """One open-loop request: wall-clock send and answer times (time.time())."""
@@ -228,9 +289,17 @@ async def open_loop(
     count = int(rate * duration_s)
     begin = loop.time() + 0.05
 
+    def connection() -> Connection:
+        while idle:
+            conn = idle.pop()  # the most recently used first
+            if time.monotonic() - conn.last_used <= MAX_IDLE_S:
+                return conn
+            conn.close()
+        return Connection(host, port)
+
     async def one(i: int) -> None:
         async with slots:
-            conn = idle.pop() if idle else Connection(host, port)
+            conn = connection()
             raw = make_request(i)
             sent = time.time()
             try:

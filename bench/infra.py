@@ -70,7 +70,7 @@ def start_infrastructure(
     if pg_kind == "embedded":
         url = postgres.url_for(name)
     elif not os.environ.get("BENCH_KEEP_DATABASE"):
-        stack.callback(_drop_database, server_url, name)
+        stack.callback(drop_database, server_url, name)
 
     bootstrap = os.environ.get(KAFKA_ENV) or None
     kafka_kind = "external"
@@ -100,7 +100,7 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
-def _drop_database(server_url: str, name: str) -> None:
+def drop_database(server_url: str, name: str) -> None:
     async def drop() -> None:
         engine = create_async_engine(
             with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 
 from bench.context import BenchContext, Section
-from bench.sections import commands, delivery, raw_insert
+from bench.sections import commands, delivery, propagation, raw_insert, timeline
 
 SectionRun = Callable[[BenchContext], Awaitable[Section]]
-ALL: tuple[ModuleType, ...] = (commands, raw_insert, delivery)
+ALL: tuple[ModuleType, ...] = (commands, raw_insert, delivery, timeline, propagation)
 
 
 def by_name() -> dict[str, ModuleType]:
