@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from shared.identity import Principal
 from shared.store.idempotency import IdempotencyStore, StoredResponse
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 6
 U = TypeVar("U", bound="CommandUnitOfWork")
 
 
@@ -91,6 +93,8 @@ async def execute(
         except ConcurrencyError:
             if not retry_on_conflict or attempt == MAX_ATTEMPTS:
                 raise
+            # jittered backoff lets racing writers on one hot stream spread out
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
     async with uow_factory() as uow:
         stored = await uow.idempotency.get(scope, key or "")
     if stored is None:

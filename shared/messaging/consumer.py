@@ -45,11 +45,12 @@ class ConsumerRunner:
         self._engine = engine
         self._settings = settings
         self._registry = registry
-        self.group_id = group_id
+        # the prefix keeps deployments sharing a broker out of each other's groups
+        self.group_id = f"{settings.topic_prefix}{group_id}"
         self._topics = topics
         self._handlers = dict(handlers)
         self._retry_delay_s = retry_delay_s
-        self.dlq_topic = f"{settings.topic_prefix}{group_id}.dlq"
+        self.dlq_topic = f"{self.group_id}.dlq"
         self.assigned = asyncio.Event()
 
     async def run(self) -> None:

@@ -46,20 +46,20 @@ async def ensure_topics(
         await admin.close()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """High watermark per partition (empty dict if the topic does not exist)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        await consumer.start()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        offsets = await consumer.end_offsets(tps) if tps else {}
-        return {tp.partition: off for tp, off in offsets.items()}
-    finally:
-        await stop_quietly(consumer)
+def make_offsets_reader(bootstrap: str) -> AIOKafkaConsumer:
+    """A group-less consumer kept open to read end offsets (a cheap ListOffsets each time)."""
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+
+async def end_offsets(reader: AIOKafkaConsumer, topic: str) -> dict[int, int]:
+    """High watermark per partition of `topic` (empty if the topic does not exist)."""
+    partitions = reader.partitions_for_topic(topic)
+    if not partitions:
+        await reader._client.force_metadata_update()
+        partitions = reader.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in partitions]
+    offsets = await reader.end_offsets(tps) if tps else {}
+    return {tp.partition: off for tp, off in offsets.items()}
 
 
 async def stop_quietly(client: Any, timeout_s: float = 5.0) -> None:

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +26,7 @@ from shared.messaging.kafka import (
     backoff,
     end_offsets,
     ensure_topics,
+    make_offsets_reader,
     make_producer,
     stop_quietly,
 )
@@ -128,22 +129,34 @@ class OutboxRelay:
         )
         loop = asyncio.get_running_loop()
         next_check = 0.0
-        while True:
-            if self._settings.republish_on_empty_broker and loop.time() >= next_check:
-                await self._republish_if_broker_lost_log(bootstrap, topic)
-                next_check = loop.time() + BROKER_CHECK_EVERY_S
-            self._wake.clear()
-            await self.drain(producer)
-            await conn.execute("SELECT 1")  # the lock's connection must still be alive
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_interval_s)
+        reader = make_offsets_reader(bootstrap)
+        try:
+            if self._settings.republish_on_empty_broker:
+                await reader.start()
+            while True:
+                if self._settings.republish_on_empty_broker and loop.time() >= next_check:
+                    if await self._republish_if_broker_lost_log(reader, topic):
+                        await ensure_topics(
+                            bootstrap,
+                            [topic],
+                            self._settings.topic_partitions,
+                            self._settings.topic_replication_factor,
+                        )
+                    next_check = loop.time() + BROKER_CHECK_EVERY_S
+                self._wake.clear()
+                await self.drain(producer)
+                await conn.execute("SELECT 1")  # the lock's connection must still be alive
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_interval_s)
+        finally:
+            await stop_quietly(reader)
 
-    async def _republish_if_broker_lost_log(self, bootstrap: str, topic: str) -> None:
+    async def _republish_if_broker_lost_log(self, reader: AIOKafkaConsumer, topic: str) -> bool:
         # A memory-only broker that restarted comes back empty. End offsets only ever grow on a
         # live broker (Tansu reports the last batch's base offset + 1, still monotonic), so a
         # smaller total than seen before, or an empty topic while rows are marked published,
         # means the log was lost.
-        total = sum((await end_offsets(bootstrap, topic)).values())
+        total = sum((await end_offsets(reader, topic)).values())
         lost = total < self._watermark
         if not lost and total == 0:
             async with self._engine.connect() as c:
@@ -152,6 +165,7 @@ class OutboxRelay:
             count = await republish_all(self._engine)
             log.warning("broker lost its log: republishing %d events", count)
         self._watermark = total
+        return lost
 
     def _record(self, row: Any, source: str) -> tuple[str, Any, float]:
         model = self._registry.model(row.event_name, row.event_version)
