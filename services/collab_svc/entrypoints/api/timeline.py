@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from services.collab_svc.adapters.timeline import TimelineQuery
@@ -31,18 +30,22 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 def _query(
-    kind: Sequence[str] | None,
-    region: str | None,
-    since: AwareDatetime | None,
-    until: AwareDatetime | None,
-    order: Literal["asc", "desc"],
-    cursor: str | None,
-    limit: int,
+    kind: Kinds = None,
+    region: Region = None,
+    since: Since = None,
+    until: Until = None,
+    order: Order = "desc",
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> TimelineQuery:
+    """The filters both timelines take, as one dependency."""
     if since is not None and until is not None and until <= since:
         raise ValidationFailedError("until must lie after since", field="until")
     kinds = tuple(sorted(set(kind or [])))
     return TimelineQuery(kinds, region, since, until, order, cursor, limit)
+
+
+Filters = Annotated[TimelineQuery, Depends(_query)]
 
 
 @router.get(
@@ -53,19 +56,9 @@ def _query(
     responses=PROBLEMS,
 )
 async def account_timeline(
-    account_id: PathId,
-    svc: Collab,
-    actor: CurrentPrincipal,
-    kind: Kinds = None,
-    region: Region = None,
-    since: Since = None,
-    until: Until = None,
-    order: Order = "desc",
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    account_id: PathId, svc: Collab, actor: CurrentPrincipal, q: Filters
 ) -> dict[str, Any]:
     permissions.require_read(actor)
-    q = _query(kind, region, since, until, order, cursor, limit)
     async with svc.uow() as uow:
         timeline = uow.timeline
         items, nxt = await timeline.page("account_id", account_id, q)
@@ -87,19 +80,9 @@ async def account_timeline(
     responses=PROBLEMS,
 )
 async def group_timeline(
-    group_id: PathId,
-    svc: Collab,
-    actor: CurrentPrincipal,
-    kind: Kinds = None,
-    region: Region = None,
-    since: Since = None,
-    until: Until = None,
-    order: Order = "desc",
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    group_id: PathId, svc: Collab, actor: CurrentPrincipal, q: Filters
 ) -> dict[str, Any]:
     permissions.require_read(actor)
-    q = _query(kind, region, since, until, order, cursor, limit)
     async with svc.uow() as uow:
         items, nxt = await uow.timeline.page("group_id", group_id, q)
         if not items and not await uow.accounts.group_exists(group_id):
