@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,6 +27,39 @@ from shared.runtime.processes import run_blocking
 
 DATABASE_ENV = "TEST_DATABASE_URL"
 KAFKA_ENV = "TEST_KAFKA_BOOTSTRAP_SERVERS"
+#: `TEST_CONTAINERS=1`: PostgreSQL and Apache Kafka in Docker containers (needs a Docker engine)
+CONTAINERS_ENV = "TEST_CONTAINERS"
+POSTGRES_IMAGE = "postgres:16"
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+
+
+def containers_wanted() -> bool:
+    return os.environ.get(CONTAINERS_ENV) == "1"
+
+
+@contextmanager
+def container(kind: str) -> Iterator[str]:
+    """PostgreSQL (its asyncpg URL) or Kafka (bootstrap) in Docker via testcontainers."""
+    try:
+        if kind == "postgres":
+            from testcontainers.community.postgres import PostgresContainer
+
+            box: Any = PostgresContainer(POSTGRES_IMAGE, driver="asyncpg")
+        else:
+            from testcontainers.community.kafka import KafkaContainer
+
+            box = KafkaContainer(KAFKA_IMAGE).with_kraft()
+        box.start()
+    except Exception as exc:
+        pytest.fail(
+            f"{CONTAINERS_ENV}=1 but the {kind} container did not start (is a Docker engine "
+            f"running?): {exc!r}",
+            pytrace=False,
+        )
+    try:
+        yield box.get_connection_url() if kind == "postgres" else box.get_bootstrap_server()
+    finally:
+        box.stop()
 
 
 def unique_name(prefix: str = "t") -> str:
@@ -63,6 +97,10 @@ def postgres_server(workdir: Path) -> Iterator[str]:
             pytest.fail(f"{DATABASE_ENV}={given!r} is not reachable: {exc!r}", pytrace=False)
         yield given
         return
+    if containers_wanted():
+        with container("postgres") as url:
+            yield url
+        return
     server = EmbeddedPostgres(workdir / "pg")
     try:
         server.start()
@@ -93,6 +131,10 @@ def kafka_bootstrap(log_dir: Path) -> Iterator[str]:
         except Exception as exc:
             pytest.fail(f"{KAFKA_ENV}={given!r} is not reachable: {exc!r}", pytrace=False)
         yield given
+        return
+    if containers_wanted():
+        with container("kafka") as bootstrap:
+            yield bootstrap
         return
     with embedded_kafka(log_dir) as broker:
         yield broker.bootstrap
