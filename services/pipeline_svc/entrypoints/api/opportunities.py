@@ -183,7 +183,13 @@ def _command_route(path: str, op: str, summary: str) -> Callable[[Any], Any]:
     )
 
 
-@_command_route("activities", "logActivity", "Log a follow-up activity (跟进行为)")
+@router.post(
+    "/{opportunity_id}/activities",
+    operation_id="logActivity",
+    summary="Log a follow-up activity (跟进行为); collaborators under a grant get ContactRecorded",
+    response_model=s.OpportunityRead | s.ContactRecorded,
+    responses=PROBLEMS,
+)
 async def log_activity(
     opportunity_id: OppId,
     body: s.ActivityCreate,

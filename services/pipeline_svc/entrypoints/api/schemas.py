@@ -122,6 +122,15 @@ class OpportunityRead(BaseModel):
     updated_at: str
 
 
+class ContactRecorded(BaseModel):
+    """What a collaborator from another region (under a grant) gets back: the contact is on record."""
+
+    id: str
+    account_id: str
+    region: str
+    version: int
+
+
 class OpportunityPage(BaseModel):
     items: list[OpportunityRead]
     next_cursor: str | None
