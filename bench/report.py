@@ -46,3 +46,24 @@ def merge_write(path: Path, updates: dict[str, Any]) -> dict[str, Any]:
         handle.write("\n")
     Path(tmp).replace(path)
     return current
+
+
+def fmt_latency(d: dict[str, Any]) -> str:
+    return f"p50 {d['p50']} ms  p99 {d['p99']} ms  max {d['max']} ms"
+
+
+def note_noise(section: Section, cpu: dict[str, float], limit: float) -> None:
+    """Say so when other processes took CPU during a measurement."""
+    if cpu.get("other_cores", 0.0) > limit:
+        section.notes.append(
+            f"other processes used {cpu['other_cores']:.2f} cores meanwhile: figures disturbed"
+        )
+
+
+def note_failures(section: Section, sent: list[Any], what: str) -> None:
+    """Name how many sent commands got no 2xx answer, and the first reason."""
+    failed = [s for s in sent if s.answer is None or not 200 <= s.answer.status < 300]
+    if failed:
+        first = failed[0]
+        detail = first.error or (first.answer.body[:300] if first.answer else b"")
+        section.notes.append(f"{len(failed)} {what} failed; first: {detail!r}")

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.context import BenchContext, Section
 from bench.httpload import Sent, build_request, open_loop
+from bench.report import fmt_latency, note_failures, note_noise
 from bench.sections.commands import ACTIVITY, HOST, NOISY_CORES
 from bench.stats import rounded, summarize
 
@@ -186,24 +187,16 @@ def _report(
             f"{verdict})",
         ),
         ("  received / accepted / sent", f"{len(matched)} / {len(ok)} / {len(sent)}"),
-        ("  answer -> consumer (lower bound)", _fmt(metrics["delivery_after_answer_ms"])),
-        ("  recorded_at -> produced (relay)", _fmt(metrics["delivery_commit_to_produce_ms"])),
-        ("  produced -> consumer (broker)", _fmt(metrics["delivery_produce_to_consume_ms"])),
-        ("  command answer latency", _fmt(metrics["delivery_command_latency_ms"])),
+        ("  answer -> consumer (lower bound)", fmt_latency(metrics["delivery_after_answer_ms"])),
+        (
+            "  recorded_at -> produced (relay)",
+            fmt_latency(metrics["delivery_commit_to_produce_ms"]),
+        ),
+        ("  produced -> consumer (broker)", fmt_latency(metrics["delivery_produce_to_consume_ms"])),
+        ("  command answer latency", fmt_latency(metrics["delivery_command_latency_ms"])),
         ("  cpu cores", ", ".join(f"{k} {v}" for k, v in cpu.items())),
         ("  service CPU per command at this rate", f"{per_command} ms (command + relay)"),
     ]
-    if cpu.get("other_cores", 0.0) > NOISY_CORES:
-        section.notes.append(
-            f"other processes used {cpu['other_cores']:.2f} cores meanwhile: figures disturbed"
-        )
-    failed = [s for s in sent if s.answer is None or not 200 <= s.answer.status < 300]
-    if failed:
-        first = failed[0]
-        detail = first.error or (first.answer.body[:300] if first.answer else b"")
-        section.notes.append(f"{len(failed)} delivery commands failed; first: {detail!r}")
+    note_noise(section, cpu, NOISY_CORES)
+    note_failures(section, sent, "delivery commands")
     return section
-
-
-def _fmt(d: dict[str, Any]) -> str:
-    return f"p50 {d['p50']} ms  p99 {d['p99']} ms  max {d['max']} ms"

@@ -27,6 +27,7 @@ import httpx
 from bench import seed
 from bench.context import BenchContext, Section
 from bench.httpload import Sent, build_request, open_loop
+from bench.report import fmt_latency, note_failures, note_noise
 from bench.sections.commands import ACTIVITY, HOST, NOISY_CORES
 from bench.stats import rounded, summarize
 
@@ -298,17 +299,20 @@ def _report(
             f"{metrics['collab_propagation_poll_period_ms']['max']} ms (samples overstate by "
             "up to one period)",
         ),
-        ("  answer -> visible", _fmt(metrics["collab_propagation_after_answer_ms"])),
+        ("  answer -> visible", fmt_latency(metrics["collab_propagation_after_answer_ms"])),
         (
             "  recorded_at -> consumer txn start",
-            _fmt(metrics["collab_propagation_to_consumer_txn_ms"]),
+            fmt_latency(metrics["collab_propagation_to_consumer_txn_ms"]),
         ),
-        ("    recorded_at -> published_at (relay)", _fmt(metrics["collab_propagation_relay_ms"])),
+        (
+            "    recorded_at -> published_at (relay)",
+            fmt_latency(metrics["collab_propagation_relay_ms"]),
+        ),
         (
             "    published_at -> consumer txn start",
-            _fmt(metrics["collab_propagation_published_to_consumer_txn_ms"]),
+            fmt_latency(metrics["collab_propagation_published_to_consumer_txn_ms"]),
         ),
-        ("  command answer latency", _fmt(metrics["collab_propagation_command_latency_ms"])),
+        ("  command answer latency", fmt_latency(metrics["collab_propagation_command_latency_ms"])),
         ("  cpu cores", ", ".join(f"{k} {v}" for k, v in cpu.items())),
         (
             "  setup",
@@ -322,17 +326,6 @@ def _report(
             f"{len(late)} entries were seen only in the final check and {missing} never: "
             "they are not in the percentiles"
         )
-    if cpu.get("other_cores", 0.0) > NOISY_CORES:
-        section.notes.append(
-            f"other processes used {cpu['other_cores']:.2f} cores meanwhile: figures disturbed"
-        )
-    failed = [s for s in sent if s.answer is None or not 200 <= s.answer.status < 300]
-    if failed:
-        first = failed[0]
-        detail = first.error or (first.answer.body[:300] if first.answer else b"")
-        section.notes.append(f"{len(failed)} commands failed; first: {detail!r}")
+    note_noise(section, cpu, NOISY_CORES)
+    note_failures(section, sent, "commands")
     return section
-
-
-def _fmt(d: dict[str, Any]) -> str:
-    return f"p50 {d['p50']} ms  p99 {d['p99']} ms  max {d['max']} ms"

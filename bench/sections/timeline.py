@@ -27,6 +27,7 @@ import httpx
 from bench import history, seed
 from bench.context import BenchContext, Section
 from bench.httpload import LoadResult, build_request, counted_loop, merge
+from bench.report import note_noise
 from bench.sections.commands import HOST, NOISY_CORES
 from bench.stats import rounded
 from shared.auth import issue_token
@@ -364,10 +365,7 @@ def _report(
             "the 10k and 100k timelines were copied into timeline_entries (rows made by the "
             "consumer's entry_for), not built by the consumer: see timeline_seed_*"
         )
-    if cpu.get("other_cores", 0.0) > NOISY_CORES:
-        section.notes.append(
-            f"other processes used {cpu['other_cores']:.2f} cores meanwhile: figures disturbed"
-        )
+    note_noise(section, cpu, NOISY_CORES)
     errors = sum(d["errors"] for d in detail.values())
     if errors:
         first = next(d["first_error"] for d in detail.values() if d["first_error"])

@@ -54,34 +54,31 @@ class MemberAssigned(CollabEvent):
     actor_id: str
 
 
+class AccountMasterData(CollabEvent):
+    """The master data both account events carry in full (a later one replaces it)."""
+
+    account_id: str
+    name: str
+    owning_region: str
+    group_id: str | None = None
+    industry: str | None = None
+    contact_emails: list[str] = Field(default_factory=list)
+    contact_phones: list[str] = Field(default_factory=list)
+    actor_id: str
+
+
 @registry.register
-class AccountRegistered(CollabEvent):
+class AccountRegistered(AccountMasterData):
     """A customer company (客户) owned by exactly one region, optionally in a group (集团)."""
 
     event_name: ClassVar[str] = "AccountRegistered"
-    account_id: str
-    name: str
-    owning_region: str
-    group_id: str | None = None
-    industry: str | None = None
-    contact_emails: list[str] = Field(default_factory=list)
-    contact_phones: list[str] = Field(default_factory=list)
-    actor_id: str
 
 
 @registry.register
-class AccountMasterDataUpdated(CollabEvent):
+class AccountMasterDataUpdated(AccountMasterData):
     """Master data of an account changed (name, group, industry, contacts)."""
 
     event_name: ClassVar[str] = "AccountMasterDataUpdated"
-    account_id: str
-    name: str
-    owning_region: str
-    group_id: str | None = None
-    industry: str | None = None
-    contact_emails: list[str] = Field(default_factory=list)
-    contact_phones: list[str] = Field(default_factory=list)
-    actor_id: str
 
 
 @registry.register

@@ -43,7 +43,7 @@ class Account:
     def apply(self, e: DomainEvent) -> None:
         self.version += 1
         self.updated_at = e.occurred_at
-        if isinstance(e, ev.AccountRegistered | ev.AccountMasterDataUpdated):
+        if isinstance(e, ev.AccountMasterData):
             self.name, self.owning_region, self.group_id = e.name, e.owning_region, e.group_id
             self.industry = e.industry
             self.contact_emails, self.contact_phones = (

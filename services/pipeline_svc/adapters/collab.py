@@ -48,7 +48,7 @@ def normalise_contact(value: str) -> str:
 async def apply_collab_event(conn: AsyncConnection, env: Envelope) -> None:
     """Consumer handler for collab.events (runs in the inbox's transaction)."""
     e = env.event
-    if isinstance(e, ev.AccountRegistered | ev.AccountMasterDataUpdated):
+    if isinstance(e, ev.AccountMasterData):
         await conn.execute(
             UPSERT_ACCOUNT,
             {"a": e.account_id, "r": e.owning_region, "g": e.group_id, "t": e.occurred_at},
