@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -26,10 +25,3 @@ class DomainEvent(BaseModel):
     @classmethod
     def type_name(cls) -> str:
         return f"sightline.{cls.domain}.{cls.event_name}.v{cls.event_version}"
-
-
-def utc(dt: datetime) -> datetime:
-    """Refuse naive datetimes early: business time is always zone-aware."""
-    if dt.tzinfo is None:
-        raise ValueError("datetime must be timezone-aware")
-    return dt

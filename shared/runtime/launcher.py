@@ -88,7 +88,6 @@ class Runtime:
         self.database_urls: dict[str, str] = {}
         self.postgres: EmbeddedPostgres | None = None
         self.kafka: EmbeddedKafka | None = None
-        self.broker_fresh = False
         self._bootstrap: str | None = None
         self._children: dict[str, _Child] = {}
 
@@ -154,7 +153,6 @@ class Runtime:
             self.kafka, self._bootstrap = provide_broker(
                 self.env, self.kafka_port, self.log_dir, self._say
             )
-            self.broker_fresh = self.kafka is not None  # memory storage: it starts empty
             for svc in self.services:
                 self._spawn(svc)
             self._wait_ready()

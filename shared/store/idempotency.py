@@ -60,17 +60,3 @@ class PostgresIdempotencyStore:
             },
         )
         return result.first() is not None
-
-
-class InMemoryIdempotencyStore:
-    def __init__(self, table: dict[tuple[str, str], StoredResponse] | None = None) -> None:
-        self.table = table if table is not None else {}
-
-    async def get(self, scope: str, key: str) -> StoredResponse | None:
-        return self.table.get((scope, key))
-
-    async def put(self, scope: str, key: str, response: StoredResponse) -> bool:
-        if (scope, key) in self.table:
-            return False
-        self.table[(scope, key)] = response
-        return True
