@@ -175,6 +175,14 @@ class Api:
         await eventually(all_in, timeout_s=60)
 
 
+def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    return body
+
+
 def conflict(region: str | None, account: str = "acct-w") -> Envelope:
     """A CrossRegionConflictDetected with `region` in its metadata (ce_region), if any."""
     now = datetime.now(UTC)
