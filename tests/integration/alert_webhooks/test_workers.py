@@ -145,3 +145,28 @@ async def test_the_payload_region_decides_over_the_metadata_region(
     ]
     assert east != south
     assert region == "south"
+
+
+async def test_a_new_delivery_wakes_a_waiting_worker_without_polling(
+    engine: AsyncEngine, database_url: str, receiver: Receiver
+) -> None:
+    p = f"wake-{uuid.uuid4().hex[:8]}"
+    await subscribe(engine, receiver.url(p), ["*"])
+    allow = AllowList.parse(f"127.0.0.1:{receiver.port}")
+    # polling once an hour: only the NOTIFY of the dispatcher's commit can wake it in time
+    worker = DeliveryWorker(
+        engine, database_url, WebhookSender(allow, 5.0), POLICY, SystemClock(), 3600
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.listening.wait(), 30)
+        env = conflict("east")
+        async with engine.begin() as conn:
+            await Dispatcher(SystemClock(), POLICY.max_attempts).handle(conn, env)
+
+        await eventually(lambda: all_delivered(engine, 1), timeout_s=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    assert [r.headers["webhook-id"] for r in receiver.at(p)] == [str(env.event_id)]

@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 
 from services.alert_svc.webhooks.adapters.deliveries import AttemptResult, Outgoing
 from services.alert_svc.webhooks.domain.errors import UrlRefusedError
+from services.alert_svc.webhooks.domain.urls import SCHEMES as SCHEME_PORTS
 from services.alert_svc.webhooks.domain.urls import AllowList, IPAddress, literal_address
 from services.alert_svc.webhooks.domain.urls import parse_target as target_of
 
@@ -87,6 +88,8 @@ class WebhookSender:
         except UrlRefusedError as exc:
             return result(None, f"refused: {exc.detail}")
         url = httpx.URL(out.url)
+        if not _same_target(url, out.url):
+            return result(None, "refused: the URL reads differently to the HTTP client")
         headers = signed_headers(out.secret, out.webhook_id, at, out.body)
         headers["host"] = url.netloc.decode("ascii")
         try:
@@ -95,7 +98,7 @@ class WebhookSender:
                 url.copy_with(host=str(address)),
                 content=out.body.encode(),
                 headers=headers,
-                extensions={"sni_hostname": url.host},
+                extensions={"sni_hostname": url.raw_host.decode("ascii")},
             ) as response:
                 if 200 <= response.status_code < 300:
                     return result(response.status_code, None)
@@ -103,6 +106,19 @@ class WebhookSender:
                 return result(response.status_code, f"HTTP {response.status_code}: {snippet}")
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             return result(None, f"{type(exc).__name__}: {exc}"[:ERROR_SNIPPET])
+
+
+def _same_target(url: httpx.URL, text: str) -> bool:
+    """The client must connect where the guard looked: same scheme, host and port."""
+    target = target_of(text)
+    host = url.raw_host.decode("ascii").strip("[]").lower().rstrip(".")
+    literal = literal_address(host)
+    host = str(literal) if literal is not None else host
+    port = url.port or SCHEME_PORTS.get(url.scheme)
+    ascii_target = (
+        target.host.encode("idna").decode("ascii") if not target.host.isascii() else target.host
+    )
+    return (url.scheme, host, port) == (target.scheme, ascii_target, target.port)
 
 
 async def _first_bytes(response: httpx.Response) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alert_svc.webhooks.adapters.deliveries import CHANNEL, Deliveries
@@ -28,6 +29,11 @@ from shared.messaging.relay import asyncpg_dsn
 
 log = logging.getLogger(__name__)
 BATCH = 20
+ATTEMPTS = Counter(
+    "sightline_webhook_attempts_total",
+    "Webhook delivery attempts by outcome (delivered, retry, failed)",
+    ["outcome"],
+)
 
 
 class DeliveryWorker:
@@ -49,6 +55,8 @@ class DeliveryWorker:
         self._interval = poll_interval_s
         self._jitter = jitter
         self._wake = asyncio.Event()
+        #: set once the worker listens for NOTIFY and has looked for due work
+        self.listening = asyncio.Event()
 
     async def run(self) -> None:
         attempt = 0
@@ -73,9 +81,11 @@ class DeliveryWorker:
                 self._wake.clear()
                 while await self.tick() == BATCH:
                     pass  # a full batch: more may be due right now
+                self.listening.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
         finally:
+            self.listening.clear()
             with contextlib.suppress(Exception):
                 await listener.close(timeout=2)
 
@@ -99,6 +109,7 @@ class DeliveryWorker:
                     self._jitter(),
                 )
                 await deliveries.save_attempt(out, result, nxt, now)
+                ATTEMPTS.labels("retry" if nxt.status == "pending" else nxt.status).inc()
                 if nxt.status == "failed":
                     log.warning("webhook delivery %s gave up: %s", out.delivery_id, result.error)
         return len(due)
