@@ -206,3 +206,18 @@ async def test_lists_are_paged_with_a_cursor(api: Api, receiver: Receiver) -> No
         params["cursor"] = page["next_cursor"]
 
     assert seen == [m["subscription_id"] for m in made]
+
+
+async def test_the_openapi_document_names_every_webhook_operation(api: Api) -> None:
+    r = await api.client.get("/openapi.json")
+
+    assert r.status_code == 200
+    operations = {op["operationId"] for item in r.json()["paths"].values() for op in item.values()}
+    assert {
+        "createWebhook",
+        "listWebhooks",
+        "getWebhook",
+        "deleteWebhook",
+        "listWebhookDeliveries",
+        "replayWebhookDelivery",
+    } <= operations

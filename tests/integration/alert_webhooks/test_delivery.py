@@ -106,6 +106,8 @@ async def test_a_receiver_that_keeps_failing_exhausts_the_budget(
     assert [a["status_code"] for a in delivery["attempt_log"]] == [503] * 4
     assert delivery["next_attempt_at"] is None
     assert len(receiver.at(p)) == 4
+    assert await api.deliveries(sub["subscription_id"], status="failed") == [delivery]
+    assert await api.deliveries(sub["subscription_id"], status="delivered") == []
 
 
 async def test_a_replay_sends_again_with_the_same_webhook_id(api: Api, receiver: Receiver) -> None:

@@ -35,7 +35,8 @@ class Recorder:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        return httpx.Response(self.status, text="nope" * 200)
+        headers = {"location": "http://169.254.169.254/latest"} if self.status == 302 else {}
+        return httpx.Response(self.status, text="nope" * 200, headers=headers)
 
 
 def sender(allowed: str, resolver: object, recorder: Recorder) -> WebhookSender:
@@ -113,3 +114,29 @@ class TestSending:
         assert result.error is not None
         assert result.error.startswith("HTTP 500: nopenope")
         assert len(result.error) < 320
+
+    async def test_an_unreachable_receiver_is_a_failed_attempt_with_the_reason(self) -> None:
+        def refuse(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("connection refused", request=request)
+
+        s = WebhookSender(
+            AllowList.parse("*"),
+            timeout_s=1.0,
+            resolver=resolving_to("93.184.215.14"),  # type: ignore[arg-type]
+            transport=httpx.MockTransport(refuse),
+        )
+
+        result = await s.send(outgoing("https://hooks.example.com/in"), datetime.now(UTC))
+
+        assert result.status_code is None
+        assert result.error == "ConnectError: connection refused"
+
+    async def test_a_redirect_is_not_followed_and_counts_as_a_failure(self) -> None:
+        recorder = Recorder(status=302)
+        s = sender("*", resolving_to("93.184.215.14"), recorder)
+
+        result = await s.send(outgoing("https://hooks.example.com/in"), datetime.now(UTC))
+
+        assert len(recorder.requests) == 1
+        assert result.status_code == 302
+        assert result.error is not None
