@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from services.alert_svc.webhooks.domain.urls import SCHEMES as SCHEME_PORTS
 from services.alert_svc.webhooks.domain.urls import AllowList, IPAddress, literal_address
 from services.alert_svc.webhooks.domain.urls import parse_target as target_of
 
+log = logging.getLogger(__name__)
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 USER_AGENT = "Sightline-Webhooks/1.0"
@@ -37,7 +39,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         return [literal]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError):  # gaierror included
         return []
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
@@ -85,11 +87,13 @@ class WebhookSender:
 
         try:
             address = (await guard(self._allow, out.url, self._resolver))[0]
+            url = httpx.URL(out.url)
+            if not _same_target(url, out.url):
+                return result(None, "refused: the URL reads differently to the HTTP client")
         except UrlRefusedError as exc:
             return result(None, f"refused: {exc.detail}")
-        url = httpx.URL(out.url)
-        if not _same_target(url, out.url):
-            return result(None, "refused: the URL reads differently to the HTTP client")
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            return result(None, f"refused: {exc}")
         headers = signed_headers(out.secret, out.webhook_id, at, out.body)
         headers["host"] = url.netloc.decode("ascii")
         try:
@@ -105,6 +109,9 @@ class WebhookSender:
                 snippet = await _first_bytes(response)
                 return result(response.status_code, f"HTTP {response.status_code}: {snippet}")
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            return result(None, f"{type(exc).__name__}: {exc}"[:ERROR_SNIPPET])
+        except Exception as exc:  # one odd delivery must not stop the batch; it is retried
+            log.exception("webhook delivery %s failed unexpectedly", out.delivery_id)
             return result(None, f"{type(exc).__name__}: {exc}"[:ERROR_SNIPPET])
 
 
