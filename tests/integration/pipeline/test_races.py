@@ -10,11 +10,12 @@ import pytest
 
 from services.pipeline_svc.application import handlers as h
 from services.pipeline_svc.bootstrap import PipelineService
-from services.pipeline_svc.domain.commands import AdvanceStage
+from services.pipeline_svc.domain.commands import AdvanceStage, LogActivity
 from shared.contracts.pipeline import StageAdvanced
 from shared.events.envelope import Metadata, NewEvent
 from shared.identity import Principal
 from tests.integration.pipeline.conftest import Api
+from tests.integration.pipeline.test_ownership import listed, transfer
 
 pytestmark = pytest.mark.integration
 REP = Principal(sub="rep-1", role="rep", region="east", team="east-1")
@@ -147,3 +148,22 @@ async def test_a_retry_after_success_gets_the_stored_answer_despite_a_now_stale_
     again = await api.client.post(url, json={"kind": "call"}, headers=headers)
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_transfer_during_a_command_still_moves_the_deal_s_list_row(api: Api) -> None:
+    opp = await api.open(account_id="acme-mid")
+    svc: PipelineService = api.app.state.pipeline
+    async with svc.uow() as uow:
+        # the command has read the account's owner; the transfer comes in before it writes
+        deal = await h.load(uow, opp["id"])
+        assert deal.region == "east"
+        moving = asyncio.create_task(api.feed(transfer("acme-mid"), "acme-mid"))
+        await asyncio.sleep(0.3)  # give the transfer every chance to overtake the command
+        cmd = LogActivity(opportunity_id=opp["id"], activity_id="a-mid", kind="call")
+        pb = await svc.playbooks.current(uow)
+        events = deal.log_activity(cmd, pb.definition, REP, svc.clock.now())
+        await h.record(uow, deal, events, svc.context(REP), pb)
+        await uow.commit()
+    await moving
+    south = {"sub": "rm-s", "role": "regional_manager", "region": "south", "team": "s-1"}
+    assert [(o["id"], o["region"]) for o in await listed(api, south)] == [(opp["id"], "south")]
