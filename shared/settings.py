@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.business_time import BusinessTimePolicy
 
 ServiceName = Literal["pipeline", "scoring", "alert", "collab"]
 DEV_JWT_SECRET = "sightline-local-development-secret-change-me"  # noqa: S105 - local mode only
@@ -57,6 +60,11 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
 
+    #: how far back reps and managers may date an activity (`occurred_at`, a call logged late)
+    backdate_window_days: float = 30.0
+    #: how far ahead of the server's clock a given `occurred_at` may lie (callers' clock skew)
+    clock_skew_s: float = 300.0
+
     idempotency_ttl_hours: float = 72.0
     #: how often time-driven workers (grant expiry, rule deadlines) look for due work
     scheduler_interval_s: float = 5.0
@@ -101,6 +109,12 @@ class Settings(BaseSettings):
     def source(self) -> str:
         """CloudEvents `source` of this service's events."""
         return f"/sightline/{self.service}"
+
+    def business_time_policy(self) -> BusinessTimePolicy:
+        return BusinessTimePolicy(
+            backdate_window=timedelta(days=self.backdate_window_days),
+            future_skew=timedelta(seconds=self.clock_skew_s),
+        )
 
     def secret(self) -> str:
         assert self.jwt_secret is not None
