@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    #: seconds a token is still accepted after its `exp` (clock differences with the issuer)
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300)
 
     #: how far back reps and managers may date an activity (`occurred_at`, a call logged late)
     backdate_window_days: float = 30.0
@@ -85,6 +87,11 @@ class Settings(BaseSettings):
         if self.jwt_algorithm == "RS256":
             if not self.jwks_url:
                 raise ValueError("RS256 needs SIGHTLINE_JWKS_URL")
+            if not (self.jwt_audience and self.jwt_issuer):
+                raise ValueError(
+                    "RS256 against a JWKS needs SIGHTLINE_JWT_AUDIENCE and SIGHTLINE_JWT_ISSUER: "
+                    "an identity provider signs tokens for other audiences too"
+                )
             return self
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
         if self.environment == "local":
