@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = 72.0
     #: how often time-driven workers (grant expiry, rule deadlines) look for due work
     scheduler_interval_s: float = 5.0
+    #: the organisation's time zone: ISO weeks, months and quarters of scores and KPIs
+    timezone: str = "Asia/Shanghai"
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
     log_json: bool = True

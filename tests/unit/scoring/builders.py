@@ -1,0 +1,219 @@
+"""Small hand-written histories for the scoring arithmetic: events in business time."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from shared.contracts import collab as cv
+from shared.contracts import pipeline as pv
+from shared.events.base import DomainEvent
+
+TZ = ZoneInfo("Asia/Shanghai")
+_ids = itertools.count(1)
+
+
+def at(day: int, hour: int = 10, month: int = 11, year: int = 2026) -> datetime:
+    """A Shanghai wall-clock instant (2026-11-16 is the Monday of ISO week 47)."""
+    return datetime(year, month, day, hour, tzinfo=TZ)
+
+
+class Deal:
+    """One opportunity's events; `events` collects them in the order written."""
+
+    def __init__(
+        self,
+        events: list[DomainEvent],
+        opened: datetime,
+        owner: str = "rep-a",
+        region: str = "east",
+        team: str = "east-1",
+        account: str = "acct-1",
+        amount: int = 100_000,
+        close: date = date(2027, 3, 31),
+    ) -> None:
+        self.id = f"opp-{next(_ids)}"
+        self.account = account
+        self.events = events
+        self.owner, self.region = owner, region
+        self._add(
+            pv.OpportunityOpened(
+                **self._ids(),
+                occurred_at=opened,
+                title="deal",
+                owner_id=owner,
+                region=region,
+                team=team,
+                amount=Decimal(amount),
+                currency="CNY",
+                expected_close_date=close,
+                stage="lead",
+                playbook_version=1,
+            )
+        )
+        self.stage = "lead"
+
+    def _ids(self) -> dict[str, str]:
+        return {"opportunity_id": self.id, "account_id": self.account}
+
+    def _add(self, e: DomainEvent) -> Deal:
+        self.events.append(e)
+        return self
+
+    def activity(
+        self,
+        when: datetime,
+        *,
+        region: str | None = None,
+        actor: str | None = None,
+        customer_facing: bool = True,
+        kind: str = "call",
+    ) -> Deal:
+        return self._add(
+            pv.ActivityLogged(
+                **self._ids(),
+                occurred_at=when,
+                activity_id=f"act-{next(_ids)}",
+                kind=kind,
+                customer_facing=customer_facing,
+                stage=self.stage,
+                actor_id=actor or self.owner,
+                actor_region=region or self.region,
+            )
+        )
+
+    def artifact(self, when: datetime, kind: str, fill: float) -> Deal:
+        return self._add(
+            pv.ArtifactSubmitted(
+                **self._ids(),
+                occurred_at=when,
+                artifact_id=f"art-{next(_ids)}",
+                artifact_kind=kind,
+                fields={},
+                fill_rate=fill,
+                stage=self.stage,
+                submitted_by=self.owner,
+            )
+        )
+
+    def role(self, when: datetime, role: str) -> Deal:
+        return self._add(
+            pv.StakeholderMapped(
+                **self._ids(),
+                occurred_at=when,
+                stakeholder_id=f"sh-{next(_ids)}",
+                name="x",
+                role=role,
+                mapped_by=self.owner,
+            )
+        )
+
+    def advance(self, when: datetime, to: str) -> Deal:
+        frm, self.stage = self.stage, to
+        return self._add(
+            pv.StageAdvanced(
+                **self._ids(),
+                occurred_at=when,
+                from_stage=frm,
+                to_stage=to,
+                playbook_version=1,
+                days_in_previous_stage=0.0,
+            )
+        )
+
+    def blocked(self, when: datetime, to: str, *codes: str) -> Deal:
+        missing = [
+            pv.MissingItem(
+                code=c,
+                requirement="artifact",
+                stage=self.stage,
+                gate="exit",
+                detail=c,
+                detail_zh=c,
+            )
+            for c in codes
+        ]
+        return self._add(
+            pv.StageAdvanceBlocked(
+                **self._ids(),
+                occurred_at=when,
+                from_stage=self.stage,
+                to_stage=to,
+                playbook_version=1,
+                missing=missing,
+                actor_id=self.owner,
+            )
+        )
+
+    def reassign(self, when: datetime, to: str, team: str = "east-1") -> Deal:
+        frm, self.owner = self.owner, to
+        return self._add(
+            pv.OpportunityReassigned(
+                **self._ids(),
+                occurred_at=when,
+                from_owner=frm,
+                to_owner=to,
+                team=team,
+                actor_id="sup",
+            )
+        )
+
+    def won(self, when: datetime, amount: int = 100_000) -> Deal:
+        return self._add(
+            pv.OpportunityWon(
+                **self._ids(),
+                occurred_at=when,
+                amount=Decimal(amount),
+                stage=self.stage,
+                reason="ok",
+                actor_id=self.owner,
+            )
+        )
+
+    def lost(self, when: datetime) -> Deal:
+        return self._add(
+            pv.OpportunityLost(
+                **self._ids(), occurred_at=when, stage=self.stage, reason="price", actor_id="x"
+            )
+        )
+
+
+def member(
+    when: datetime, member_id: str, region: str, team: str, role: str = "rep"
+) -> DomainEvent:
+    return cv.MemberAssigned(
+        occurred_at=when,
+        member_id=member_id,
+        name=member_id,
+        role=role,  # type: ignore[arg-type]
+        region_id=region,
+        team_id=team,
+        actor_id="admin",
+    )
+
+
+def account(when: datetime, account_id: str, region: str) -> DomainEvent:
+    return cv.AccountRegistered(
+        occurred_at=when,
+        account_id=account_id,
+        name=account_id,
+        owning_region=region,
+        actor_id="admin",
+    )
+
+
+def transfer(when: datetime, account_id: str, frm: str, to: str) -> DomainEvent:
+    return cv.AccountOwnershipTransferred(
+        occurred_at=when,
+        account_id=account_id,
+        from_region=frm,
+        to_region=to,
+        reason="x",
+        actor_id="admin",
+    )
+
+
+def days_later(t: datetime, d: float) -> datetime:
+    return t + timedelta(days=d)
