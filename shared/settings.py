@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +66,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> Settings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"SIGHTLINE_TIMEZONE {self.timezone!r} is not a known time zone"
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _asyncpg_url(self) -> Settings:

@@ -217,3 +217,38 @@ def transfer(when: datetime, account_id: str, frm: str, to: str) -> DomainEvent:
 
 def days_later(t: datetime, d: float) -> datetime:
     return t + timedelta(days=d)
+
+
+def team_week_47() -> list[DomainEvent]:
+    """Reps a-d of east in ISO week 2026-W47 (E = Monday 2026-11-23 00:00 Shanghai)."""
+    end = at(23, 0)
+    ev: list[DomainEvent] = [
+        member(at(1), "rep-a", "east", "east-1"),
+        member(at(1), "rep-b", "east", "east-1"),
+        member(at(1), "rep-c", "east", "east-1"),
+        member(at(1), "rep-d", "east", "east-2"),
+        member(at(25), "rep-b", "east", "east-2"),  # after E: rep-b is still in east-1 at E
+        account(at(1), "acct-1", "east"),
+    ]
+    a = Deal(ev, at(1))
+    a.advance(at(2), "initial_contact").advance(at(10), "needs_confirmed")
+    a.activity(at(15)).activity(at(16)).activity(at(18)).activity(at(20))
+    a.activity(at(19), region="south", actor="rep-s")  # another region's contact
+    a.activity(at(17), customer_facing=False)  # internal
+    a.artifact(at(5), "requirement_checklist", 0.72).artifact(at(12), "requirement_checklist", 0.81)
+    a.artifact(at(17), "needs_interview_notes", 0.45)
+    a.artifact(end, "competitive_response_plan", 1.0)  # at E, so not before E
+    a.role(at(3), "decision_maker").role(at(4), "technical_evaluator").role(at(6), "decision_maker")
+    b = Deal(ev, at(1))
+    b.advance(at(3), "initial_contact").activity(at(19))
+    b.artifact(at(22, 23), "requirement_checklist", 0.9)
+    b.artifact(at(9), "needs_interview_notes", 0.3)  # does not apply at initial_contact
+    for i, role in enumerate(("decision_maker", "finance", "user", "champion")):
+        b.role(at(4 + i), role)
+    Deal(ev, at(1)).activity(at(16)).lost(at(20))  # closed before E: not a subject
+    Deal(ev, end)  # opened at E: not a subject
+    Deal(ev, at(2)).reassign(at(21), "rep-b")  # rep-b's at E, with nothing done
+    d = Deal(ev, at(2), owner="rep-d", team="east-2")
+    d.activity(at(17)).activity(at(18))
+    d.role(at(3), "a").role(at(3), "b").role(at(3), "c")
+    return ev

@@ -10,7 +10,7 @@ from services.scoring_svc.domain.health import rollups, week_scores
 from services.scoring_svc.domain.ledger import Ledger
 from services.scoring_svc.domain.model import InvalidModelError, ScoringModel, round_half_up
 from shared.events.base import DomainEvent
-from tests.unit.scoring.builders import TZ, Deal, account, at, member, transfer
+from tests.unit.scoring.builders import TZ, Deal, account, at, team_week_47, transfer
 
 W47 = calendar.week("2026-W47", TZ)
 E = W47.end  # Monday 2026-11-23 00:00 Asia/Shanghai
@@ -21,41 +21,8 @@ def test_week_47_ends_on_the_next_monday_midnight_in_the_org_zone() -> None:
     assert W47.start.isoformat() == "2026-11-16T00:00:00+08:00"
 
 
-def _team_history() -> list[DomainEvent]:
-    ev: list[DomainEvent] = [
-        member(at(1), "rep-a", "east", "east-1"),
-        member(at(1), "rep-b", "east", "east-1"),
-        member(at(1), "rep-c", "east", "east-1"),
-        member(at(1), "rep-d", "east", "east-2"),
-        member(at(25), "rep-b", "east", "east-2"),  # after E: rep-b is still in east-1 at E
-        account(at(1), "acct-1", "east"),
-    ]
-    a = Deal(ev, at(1))
-    a.advance(at(2), "initial_contact").advance(at(10), "needs_confirmed")
-    a.activity(at(15)).activity(at(16)).activity(at(18)).activity(at(20))
-    a.activity(at(19), region="south", actor="rep-s")  # another region's contact
-    a.activity(at(17), customer_facing=False)  # internal
-    a.artifact(at(5), "requirement_checklist", 0.72).artifact(at(12), "requirement_checklist", 0.81)
-    a.artifact(at(17), "needs_interview_notes", 0.45)
-    a.artifact(E, "competitive_response_plan", 1.0)  # at E, so not before E
-    a.role(at(3), "decision_maker").role(at(4), "technical_evaluator").role(at(6), "decision_maker")
-    b = Deal(ev, at(1))
-    b.advance(at(3), "initial_contact").activity(at(19))
-    b.artifact(at(22, 23), "requirement_checklist", 0.9)
-    b.artifact(at(9), "needs_interview_notes", 0.3)  # does not apply at initial_contact
-    for i, role in enumerate(("decision_maker", "finance", "user", "champion")):
-        b.role(at(4 + i), role)
-    Deal(ev, at(1)).activity(at(16)).lost(at(20))  # closed before E: not a subject
-    Deal(ev, E)  # opened at E: not a subject
-    Deal(ev, at(2)).reassign(at(21), "rep-b")  # rep-b's at E, with nothing done
-    d = Deal(ev, at(2), owner="rep-d", team="east-2")
-    d.activity(at(17)).activity(at(18))
-    d.role(at(3), "a").role(at(3), "b").role(at(3), "c")
-    return ev
-
-
 def test_rep_score_is_the_weighted_mean_of_component_means_over_open_deals() -> None:
-    reps = week_scores(Ledger.build(_team_history()), ScoringModel(), E)
+    reps = week_scores(Ledger.build(team_week_47()), ScoringModel(), E)
     a = reps["rep-a"]
     values = {c.key: round(c.value, 6) for c in a.components}
     # deal A: revisit min(1, 3/2) = 1; completeness mean(0.81, 0.45) = 0.63 → 0.63/0.9 = 0.7;
@@ -73,7 +40,7 @@ def test_rep_score_is_the_weighted_mean_of_component_means_over_open_deals() -> 
 
 
 def test_what_would_raise_the_score_most_is_ranked_by_points_gained() -> None:
-    a = week_scores(Ledger.build(_team_history()), ScoringModel(), E)["rep-a"]
+    a = week_scores(Ledger.build(team_week_47()), ScoringModel(), E)["rep-a"]
     # gain of one deal brought to 1 = 100 × w × (1 − v) / n:
     # competitive A 100×0.25×1/1 = 25.0; revisit B 100×0.2×0.5/2 = 5.0;
     # completeness A 100×0.3×0.3/2 = 4.5; roles A 100×0.25×(1/3)/2 = 4.17
@@ -85,7 +52,7 @@ def test_what_would_raise_the_score_most_is_ranked_by_points_gained() -> None:
 
 
 def test_a_rep_with_subjects_doing_nothing_scores_zero_and_one_without_subjects_has_none() -> None:
-    reps = week_scores(Ledger.build(_team_history()), ScoringModel(), E)
+    reps = week_scores(Ledger.build(team_week_47()), ScoringModel(), E)
     # rep-b: one lead deal (reassigned before E), no activity, no roles:
     # revisit 0 and roles 0 apply, weights rescaled → 0.0
     assert reps["rep-b"].score == 0.0
@@ -121,7 +88,7 @@ def test_customer_facing_means_by_the_region_owning_the_account_at_the_time() ->
 
 
 def test_team_is_the_mean_of_members_scores_and_region_the_mean_of_its_teams() -> None:
-    ledger = Ledger.build(_team_history())
+    ledger = Ledger.build(team_week_47())
     reps = week_scores(ledger, ScoringModel(), E)
     # rep-d: revisit min(1, 2/2) = 1, roles 3/3 = 1 → 100.0
     assert reps["rep-d"].score == 100.0
