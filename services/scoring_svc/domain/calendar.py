@@ -91,3 +91,8 @@ def periods(first: date, until: date, granularity: Granularity, tz: ZoneInfo) ->
         out.append(Period(p.label, max(p.start, lo), min(p.end, hi)))
         day = p.end.date()
     return out
+
+
+def span(first: date, until: date, tz: ZoneInfo) -> Period:
+    """[first 00:00, until 00:00) in the zone, as one period."""
+    return Period(f"{first}/{until}", _at_midnight(first, tz), _at_midnight(until, tz))

@@ -80,7 +80,7 @@ def lead_response(ledger: Ledger, scope: Scope, p: Period, now: datetime) -> dic
     return {**stats(waits), "no_response_yet": waiting}
 
 
-def _stays(deal: Deal) -> Iterator[tuple[str, datetime, datetime | None, str | None]]:
+def stays(deal: Deal) -> Iterator[tuple[str, datetime, datetime | None, str | None]]:
     """(stage, entered, left or None, where to: the next stage, 'won', 'lost' or None)."""
     for i, (entered, stage) in enumerate(deal.stages):
         if i + 1 < len(deal.stages):
@@ -96,7 +96,7 @@ def requirement_completeness(
 ) -> dict[str, Any]:
     complete = total = 0
     for deal in ledger.deals.values():
-        for stage, _, left, to in _stays(deal):
+        for stage, _, left, to in stays(deal):
             if stage != COMPLETENESS_STAGE or left is None or to in (None, "won", "lost"):
                 continue
             if not _within(left, p, now) or not _scoped(ledger, scope, deal, left):
@@ -148,7 +148,7 @@ def win_rate(ledger: Ledger, scope: Scope, p: Period, now: datetime) -> dict[str
 def stage_dwell(ledger: Ledger, scope: Scope, p: Period, now: datetime) -> dict[str, Any]:
     per: dict[str, list[float]] = {s: [] for s in ledger.stages(now)}
     for deal in ledger.deals.values():
-        for stage, entered, left, _ in _stays(deal):
+        for stage, entered, left, _ in stays(deal):
             if left is not None and _within(left, p, now) and _scoped(ledger, scope, deal, left):
                 per.setdefault(stage, []).append(days(entered, left))
     return {
@@ -165,7 +165,7 @@ def stage_conversion(ledger: Ledger, scope: Scope, p: Period, now: datetime) -> 
     nexts = {s: (order[i + 1] if i + 1 < len(order) else "won") for i, s in enumerate(order)}
     counts: dict[str, list[int]] = {s: [0, 0] for s in order}
     for deal in ledger.deals.values():
-        for stage, entered, _, _ in _stays(deal):
+        for stage, entered, _, _ in stays(deal):
             if not _within(entered, p, now) or not _scoped(ledger, scope, deal, entered):
                 continue
             cell = counts.setdefault(stage, [0, 0])

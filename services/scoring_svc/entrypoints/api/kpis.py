@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.scoring_svc.application.scopes import scope_for
 from services.scoring_svc.domain import calendar
+from services.scoring_svc.domain.funnel import STALL_DAYS, funnel
 from services.scoring_svc.domain.kpis import kpis
 from services.scoring_svc.entrypoints.api.deps import OptionalId, Scoring
 from shared.errors import ValidationFailedError
@@ -65,4 +66,35 @@ async def get_kpis(
             }
             for p in found
         ],
+    }
+
+
+@router.get(
+    "/funnel",
+    operation_id="getFunnel",
+    summary="Per stage: entered, advanced, stalled, died, dwell; the three death nodes (死亡节点)",
+    responses=PROBLEMS,
+)
+async def get_funnel(
+    svc: Scoring,
+    actor: CurrentPrincipal,
+    first: From,
+    until: To,
+    region: OptionalId = None,
+    team: OptionalId = None,
+    stall_days: Annotated[float, Query(gt=0, le=365)] = STALL_DAYS,
+) -> dict[str, Any]:
+    if until <= first:
+        raise ValidationFailedError("to must be after from", field="to")
+    now = svc.clock.now()
+    ledger = await svc.ledger()
+    scope = scope_for(actor, ledger, now, region, team, None)
+    whole = calendar.span(first, until, svc.tz)
+    return {
+        "scope": {"region": scope.region, "team": scope.team},
+        "from": whole.start.isoformat(),
+        "to": whole.end.isoformat(),
+        "stall_days": stall_days,
+        "as_of": now.isoformat(),
+        **funnel(ledger, scope, whole, now, stall_days),
     }
