@@ -17,7 +17,7 @@ from services.scoring_svc.application.health import HealthScores
 from services.scoring_svc.application.uow import ScoringUnitOfWork
 from services.scoring_svc.domain import calendar
 from services.scoring_svc.domain.ledger import Ledger
-from services.scoring_svc.entrypoints.api import health, kpis, model
+from services.scoring_svc.entrypoints.api import forecast, health, kpis, model
 from services.scoring_svc.entrypoints.consumers import runners
 from services.scoring_svc.entrypoints.scheduler import WeekCloseScheduler
 from shared.clock import Clock, SystemClock
@@ -80,6 +80,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         version="1.0.0",
         lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
     )
-    for module in (health, model, kpis):
+    for module in (health, model, kpis, forecast):
         app.include_router(module.router)
     return app
