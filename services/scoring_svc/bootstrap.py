@@ -19,6 +19,7 @@ from services.scoring_svc.domain import calendar
 from services.scoring_svc.domain.ledger import Ledger
 from services.scoring_svc.entrypoints.api import forecast, health, kpis, model
 from services.scoring_svc.entrypoints.consumers import runners
+from services.scoring_svc.entrypoints.quarters import QuarterStartScheduler
 from services.scoring_svc.entrypoints.scheduler import WeekCloseScheduler
 from shared.clock import Clock, SystemClock
 from shared.context import Context, context_for
@@ -66,8 +67,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         consumers = runners.build(engine, settings, registry)
         weeks = WeekCloseScheduler(svc.health, svc.uow, clock, settings.scheduler_interval_s)
         app.state.consumers = consumers
+        quarters = QuarterStartScheduler(
+            svc.facts, svc.uow, clock, tz, settings.scheduler_interval_s
+        )
         app.state.week_scheduler = weeks
-        return [*(c.run() for c in consumers), weeks.run()]
+        app.state.quarter_scheduler = quarters
+        return [*(c.run() for c in consumers), weeks.run(), quarters.run()]
 
     app = build_app(
         settings,

@@ -31,6 +31,10 @@ LATEST_WEEK = text(
     " AND revision = (SELECT max(revision) FROM health_publications p WHERE p.week = :week)"
 )
 PUBLISHED = text("SELECT max(revision) FROM health_publications WHERE week = :week")
+SAVE_FORECAST = text(
+    "INSERT INTO forecast_publications (quarter, body, published_at)"
+    " VALUES (:q, CAST(:body AS jsonb), :at) ON CONFLICT (quarter) DO NOTHING RETURNING quarter"
+)
 WATERMARK = text("SELECT label FROM scoring_watermarks WHERE name = :name FOR UPDATE")
 SET_WATERMARK = text(
     "INSERT INTO scoring_watermarks (name, label) VALUES (:name, :label)"
@@ -109,3 +113,10 @@ class ScoreViews:
 
     async def set_watermark(self, name: str, label: str) -> None:
         await self._conn.execute(SET_WATERMARK, {"name": name, "label": label})
+
+    async def save_forecast(self, quarter: str, body: dict[str, Any], at: datetime) -> bool:
+        """False if that quarter's forecast was already published."""
+        row = await self._conn.execute(
+            SAVE_FORECAST, {"q": quarter, "body": json.dumps(body, ensure_ascii=False), "at": at}
+        )
+        return row.first() is not None

@@ -22,7 +22,31 @@ log = logging.getLogger(__name__)
 WATERMARK = "health-week"
 
 
-class WeekCloseScheduler:
+class Periodic:
+    """A worker loop: `tick()` until it has nothing to do, then sleep; back off on faults."""
+
+    interval_s: float = 5.0
+
+    async def tick(self) -> str | None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                while await self.tick():
+                    pass  # published one week: the next may be due as well
+                attempt = 0
+                await asyncio.sleep(self.interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: try again later
+                log.warning("%s paused: %s: %s", type(self).__name__, type(exc).__name__, exc)
+                attempt += 1
+                await backoff(attempt)
+
+
+class WeekCloseScheduler(Periodic):
     """Any number may run: the watermark row is locked, each publication claimed once."""
 
     def __init__(
@@ -36,21 +60,6 @@ class WeekCloseScheduler:
         self._uow = uow_factory
         self._clock = clock
         self.interval_s = interval_s
-
-    async def run(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                while await self.tick():
-                    pass  # published one week: the next may be due as well
-                attempt = 0
-                await asyncio.sleep(self.interval_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: try again later
-                log.warning("week publication paused: %s: %s", type(exc).__name__, exc)
-                attempt += 1
-                await backoff(attempt)
 
     async def tick(self) -> str | None:
         """Publish the oldest closed week after the watermark; returns its label, if any."""

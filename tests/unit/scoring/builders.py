@@ -252,3 +252,16 @@ def team_week_47() -> list[DomainEvent]:
     d.activity(at(17)).activity(at(18))
     d.role(at(3), "a").role(at(3), "b").role(at(3), "c")
     return ev
+
+
+def q1_pipeline() -> tuple[list[DomainEvent], Deal, Deal]:
+    """Deals of 2027-Q1 as of its first day T (2027-01-01 00:00 Shanghai)."""
+    t = datetime(2027, 1, 1, tzinfo=TZ)
+    ev: list[DomainEvent] = []
+    a = Deal(ev, at(1), amount=100_000, close=date(2027, 2, 15))
+    a.advance(at(1, month=12), "negotiation")
+    b = Deal(ev, at(1, month=12), amount=200_000, close=date(2027, 3, 31))
+    Deal(ev, at(1), amount=500_000, close=date(2027, 4, 1))  # closes in Q2
+    Deal(ev, at(1), amount=700_000, close=date(2027, 1, 10)).lost(at(20, month=12))
+    Deal(ev, t, amount=900_000, close=date(2027, 1, 20))  # opened at T: not open at T
+    return ev, a, b

@@ -10,26 +10,15 @@ from services.scoring_svc.domain.kpis import Scope
 from services.scoring_svc.domain.ledger import Ledger
 from services.scoring_svc.domain.model import ScoringModel
 from shared.events.base import DomainEvent
-from tests.unit.scoring.builders import TZ, Deal, at
+from tests.unit.scoring.builders import TZ, Deal, at, q1_pipeline
 
 Q1 = calendar.quarter("2027-Q1", TZ)
 T = Q1.start  # 2027-01-01 00:00 Asia/Shanghai
 ALL = Scope()
 
 
-def _q1_pipeline() -> tuple[list[DomainEvent], Deal, Deal]:
-    ev: list[DomainEvent] = []
-    a = Deal(ev, at(1), amount=100_000, close=date(2027, 2, 15))
-    a.advance(at(1, month=12), "negotiation")
-    b = Deal(ev, at(1, month=12), amount=200_000, close=date(2027, 3, 31))
-    Deal(ev, at(1), amount=500_000, close=date(2027, 4, 1))  # closes in Q2
-    Deal(ev, at(1), amount=700_000, close=date(2027, 1, 10)).lost(at(20, month=12))
-    Deal(ev, T, amount=900_000, close=date(2027, 1, 20))  # opened at T: not open at T
-    return ev, a, b
-
-
 def test_stage_weighted_forecast_sums_amount_times_stage_probability_of_deals_open_at_t() -> None:
-    ev, a, b = _q1_pipeline()
+    ev, a, b = q1_pipeline()
     f = forecast_as_of(Ledger.build(ev), ScoringModel(), Q1, ALL, T, TZ)
     assert [d["opportunity_id"] for d in f["deals"]] == sorted([a.id, b.id])
     # 100,000 × 0.60 (negotiation) + 200,000 × 0.05 (lead) = 70,000
@@ -42,7 +31,7 @@ def test_stage_weighted_forecast_sums_amount_times_stage_probability_of_deals_op
 
 
 def test_with_too_few_closed_deals_behaviour_falls_back_to_stage_weights_and_says_so() -> None:
-    ev, _, _ = _q1_pipeline()
+    ev, _, _ = q1_pipeline()
     f = forecast_as_of(Ledger.build(ev), ScoringModel(), Q1, ALL, T, TZ)
     behaviour = f["behaviour_based"]
     assert behaviour["model"] == "stage weights (fallback)"
@@ -51,7 +40,7 @@ def test_with_too_few_closed_deals_behaviour_falls_back_to_stage_weights_and_say
 
 
 def test_backtest_uses_only_events_before_the_quarter_and_measures_the_error() -> None:
-    ev, a, b = _q1_pipeline()
+    ev, a, b = q1_pipeline()
     a.won(at(1, month=2, year=2027))
     now = datetime(2027, 4, 2, tzinfo=TZ)
     first = backtest(ev, ScoringModel(), [Q1], ALL, now, TZ)[0]
