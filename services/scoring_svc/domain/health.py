@@ -51,8 +51,7 @@ class RepHealth:
     raise_most: list[Suggestion] = field(default_factory=list)
 
 
-def _stage_reached(ledger: Ledger, stage: str, threshold: str, at: datetime) -> bool:
-    order = ledger.stages(at)
+def _reached(order: tuple[str, ...], stage: str, threshold: str) -> bool:
     if stage not in order or threshold not in order:
         return False
     return order.index(stage) >= order.index(threshold)
@@ -64,16 +63,13 @@ def _values(
     """The component values of one subject as of E (only the components that apply to it)."""
     oid = deal.opportunity_id
     stage = deal.stage_at(end)
+    order = ledger.stages(end)
     out: dict[str, OpportunityValue] = {}
     start = end - timedelta(days=7)
     a = sum(1 for x in deal.activities if start <= x.at < end and ledger.customer_facing(deal, x))
     out[m.REVISIT] = OpportunityValue(oid, min(1.0, a / model.revisit_target), {"activities": a})
-    if _stage_reached(ledger, stage, model.completeness_from_stage, end):
-        kinds = [
-            k
-            for k, since in model.requirement_kinds.items()
-            if _stage_reached(ledger, stage, since, end)
-        ]
+    if _reached(order, stage, model.completeness_from_stage):
+        kinds = [k for k, since in model.requirement_kinds.items() if _reached(order, stage, since)]
         best = {k: deal.best_fill(k, end) for k in kinds}
         f = sum(best.values()) / len(best) if best else 0.0
         out[m.COMPLETENESS] = OpportunityValue(
@@ -83,7 +79,7 @@ def _values(
     out[m.KEY_PERSONS] = OpportunityValue(
         oid, min(1.0, len(roles) / model.roles_target), {"roles": sorted(roles)}
     )
-    if _stage_reached(ledger, stage, model.competitive_from_stage, end):
+    if _reached(order, stage, model.competitive_from_stage):
         filed = any(x.kind == m.COMPETITIVE_KIND and x.at < end for x in deal.artifacts)
         out[m.COMPETITIVE] = OpportunityValue(oid, 1.0 if filed else 0.0, {"filed": filed})
     return out

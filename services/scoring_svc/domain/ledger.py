@@ -139,10 +139,11 @@ class Ledger:
         ordered = sorted(events, key=lambda e: e.occurred_at)
         ledger = cls()
         for e in ordered:
-            if isinstance(e, pv.OpportunityOpened):
+            if type(e) is pv.OpportunityOpened:
                 ledger._open(e)
         for e in ordered:
-            ledger.apply(e)
+            if type(e) is not pv.OpportunityOpened:
+                ledger.apply(e)
         return ledger
 
     def _open(self, e: pv.OpportunityOpened) -> None:
@@ -160,7 +161,11 @@ class Ledger:
 
     def apply(self, e: DomainEvent) -> None:
         at = e.occurred_at
-        if isinstance(e, cv.MemberAssigned):
+        if isinstance(e, pv.OpportunityEvent):
+            deal = self.deals.get(e.opportunity_id)
+            if deal is not None:
+                _apply_to_deal(deal, e)
+        elif isinstance(e, cv.MemberAssigned):
             self.members.setdefault(e.member_id, []).append((at, e.region_id, e.team_id, e.role))
         elif isinstance(e, cv.AccountRegistered):
             self.accounts.setdefault(e.account_id, []).append((at, e.owning_region))
@@ -170,13 +175,11 @@ class Ledger:
             self.conflicts.append(e)
         elif isinstance(e, pv.PlaybookPublished):
             self.playbooks.append((at, tuple(s.key for s in e.definition.stages)))
-        elif isinstance(e, pv.OpportunityEvent):
-            deal = self.deals.get(e.opportunity_id)
-            if deal is not None:
-                _apply_to_deal(deal, e)
 
     def stages(self, t: datetime | None = None) -> tuple[str, ...]:
         """The playbook's stage order in force at t (the latest if t is None)."""
+        if not self.playbooks:
+            return DEFAULT_STAGES
         known = [p for p in self.playbooks if t is None or p[0] <= t]
         return known[-1][1] if known else DEFAULT_STAGES
 

@@ -183,3 +183,11 @@ async def test_scores_and_kpis_are_identical_after_a_restart(api: Api) -> None:
             assert rep["score"] == 80.0
             kpis = await again.get("/kpis", NORTH_RM, **{"from": "2026-10-01", "to": "2026-11-01"})
             assert kpis["periods"] == kpis_before["periods"]
+
+
+async def test_funnel_over_rest_counts_the_death_in_the_lead_stage(api: Api) -> None:
+    body = await api.get("/funnel", NORTH_RM, **{"from": "2026-10-01", "to": "2026-11-01"})
+    lead = body["transitions"][0]
+    # opened in October: n2 (won straight from lead) and n3 (lost as a lead); n1 opened in September
+    assert (lead["stage"], lead["entered"], lead["advanced"], lead["died"]) == ("lead", 2, 0, 1)
+    assert [n["stage"] for n in body["death_nodes"]] == ["lead"]
