@@ -13,8 +13,18 @@ WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
 class PeriodError(ValueError):
-    """A week or quarter label that does not exist."""
+    """A week or quarter label that does not exist (or lies outside 1970-2999)."""
+
+
+def _year(value: str, label: str) -> int:
+    year = int(value)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(f"{label!r}: years {FIRST_YEAR}-{LAST_YEAR} only")
+    return year
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +44,7 @@ def week(label: str, tz: ZoneInfo) -> Period:
     if not found:
         raise PeriodError(f"{label!r} is not an ISO week such as 2026-W47")
     try:
-        monday = date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
+        monday = date.fromisocalendar(_year(found.group(1), label), int(found.group(2)), 1)
     except ValueError:
         raise PeriodError(f"{label!r} is not an ISO week of its year") from None
     return Period(label, _at_midnight(monday, tz), _at_midnight(monday + timedelta(7), tz))
@@ -50,7 +60,7 @@ def quarter(label: str, tz: ZoneInfo) -> Period:
     found = QUARTER.match(label)
     if not found:
         raise PeriodError(f"{label!r} is not a quarter such as 2027-Q1")
-    year, q = int(found.group(1)), int(found.group(2))
+    year, q = _year(found.group(1), label), int(found.group(2))
     start = date(year, 3 * q - 2, 1)
     end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
     return Period(label, _at_midnight(start, tz), _at_midnight(end, tz))

@@ -191,3 +191,28 @@ async def test_funnel_over_rest_counts_the_death_in_the_lead_stage(api: Api) -> 
     # opened in October: n2 (won straight from lead) and n3 (lost as a lead); n1 opened in September
     assert (lead["stage"], lead["entered"], lead["advanced"], lead["died"]) == ("lead", 2, 0, 1)
     assert [n["stage"] for n in body["death_nodes"]] == ["lead"]
+
+
+async def test_more_bad_input_gets_problems_never_a_server_error(api: Api) -> None:
+    cases: list[tuple[str, dict[str, str], int]] = [
+        ("/health/reps/nobody-known", {"week": "2026-W47"}, 404),
+        ("/health/reps/rep-a", {"week": "9999-W52"}, 422),
+        ("/health/reps/rep-a/trend", {"weeks": "0"}, 422),
+        ("/kpis", {"from": "2026-10-01", "to": "2026-11-01", "granularity": "day"}, 422),
+        ("/kpis", {"from": "0001-01-01", "to": "9999-12-31"}, 422),
+        ("/funnel", {"from": "2026-11-01", "to": "2026-10-01"}, 422),
+        ("/forecast", {"quarter": "2027-Q5"}, 422),
+        ("/forecast", {"quarter": "9999-Q4"}, 422),
+        ("/forecast/backtest", {"from": "2026-Q4", "to": "2026-Q1"}, 422),
+    ]
+    for url, params, status in cases:
+        r = await api.client.get(url, params=params, headers=ADMIN)
+        assert r.status_code == status, (url, params, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    trend = await api.get("/health/reps/rep-a/trend", weeks="3")
+    assert [p["week"] for p in trend["weeks"]] == ["2026-W46", "2026-W47", "2026-W48"]
+    r = await api.client.post(
+        "/health/recompute", json={"from_week": "2026-W47", "to_week": "2026-W49"}, headers=ADMIN
+    )
+    assert r.status_code == 422, r.text  # W49 has not closed
+    assert r.json()["field"] == "to_week"

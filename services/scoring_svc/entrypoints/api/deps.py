@@ -41,3 +41,10 @@ def checked_week(svc: ScoringService, week: str | None, field: str = "week") -> 
         return calendar.week(week, svc.tz).label
     except calendar.PeriodError as exc:
         raise ValidationFailedError(str(exc), field=field) from None
+
+
+def checked_quarter(svc: ScoringService, label: str, field: str) -> calendar.Period:
+    try:
+        return calendar.quarter(label, svc.tz)
+    except calendar.PeriodError as exc:
+        raise ValidationFailedError(str(exc), field=field) from None

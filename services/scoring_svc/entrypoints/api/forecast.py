@@ -11,7 +11,12 @@ from services.scoring_svc.application import scoring_model
 from services.scoring_svc.application.forecast import backtest, forecast_as_of
 from services.scoring_svc.application.scopes import scope_for
 from services.scoring_svc.domain import calendar
-from services.scoring_svc.entrypoints.api.deps import OptionalId, QuarterParam, Scoring
+from services.scoring_svc.entrypoints.api.deps import (
+    OptionalId,
+    QuarterParam,
+    Scoring,
+    checked_quarter,
+)
 from shared.errors import ValidationFailedError
 from shared.http.auth import CurrentPrincipal
 from shared.problems_doc import PROBLEMS
@@ -33,7 +38,7 @@ async def get_forecast(
     region: OptionalId = None,
     team: OptionalId = None,
 ) -> dict[str, Any]:
-    q = calendar.quarter(quarter, svc.tz)
+    q = checked_quarter(svc, quarter, "quarter")
     now = svc.clock.now()
     ledger = await svc.ledger()
     scope = scope_for(actor, ledger, now, region, team, None)
@@ -58,7 +63,7 @@ async def get_backtest(
     region: OptionalId = None,
     team: OptionalId = None,
 ) -> dict[str, Any]:
-    start, end = calendar.quarter(first, svc.tz), calendar.quarter(last, svc.tz)
+    start, end = checked_quarter(svc, first, "from"), checked_quarter(svc, last, "to")
     if end.start < start.start:
         raise ValidationFailedError("to is before from", field="to")
     quarters = calendar.quarters(first, last, svc.tz)

@@ -18,6 +18,7 @@ from shared.problems_doc import PROBLEMS
 
 router = APIRouter(tags=["kpis"])
 MAX_PERIODS = 120
+MAX_DAYS = 3660
 From = Annotated[date, Query(alias="from", description="first day (org time zone)")]
 To = Annotated[date, Query(alias="to", description="day after the last (exclusive)")]
 
@@ -27,6 +28,11 @@ def checked_periods(
 ) -> list[calendar.Period]:
     if until <= first:
         raise ValidationFailedError("to must be after from", field="to")
+    if (until - first).days > MAX_DAYS or first.year < calendar.FIRST_YEAR:
+        raise ValidationFailedError(
+            f"from must be {calendar.FIRST_YEAR} or later and at most {MAX_DAYS} days before to",
+            field="from",
+        )
     found = calendar.periods(first, until, granularity, svc.tz)
     if len(found) > MAX_PERIODS:
         raise ValidationFailedError(f"at most {MAX_PERIODS} periods at once", field="granularity")
@@ -84,8 +90,7 @@ async def get_funnel(
     team: OptionalId = None,
     stall_days: Annotated[float, Query(gt=0, le=365)] = STALL_DAYS,
 ) -> dict[str, Any]:
-    if until <= first:
-        raise ValidationFailedError("to must be after from", field="to")
+    checked_periods(svc, first, until, "quarter")
     now = svc.clock.now()
     ledger = await svc.ledger()
     scope = scope_for(actor, ledger, now, region, team, None)
