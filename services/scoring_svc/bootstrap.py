@@ -41,6 +41,7 @@ class ScoringService:
         self.tz = tz
         self.facts = FactCache(engine, registry)
         self.health = HealthScores(self.facts, self.uow, clock, tz)
+        self._ledger: tuple[tuple[int, int], Ledger] | None = None
 
     def uow(self) -> ScoringUnitOfWork:
         return ScoringUnitOfWork(self.engine, registry, self.clock)
@@ -52,9 +53,11 @@ class ScoringService:
         return calendar.week_of(self.health.week(label).end + timedelta(hours=1), self.tz).label
 
     async def ledger(self) -> Ledger:
-        """Every fact known now (business time up to the clock's now)."""
-        now = self.clock.now()
-        return Ledger.build(await self.facts.events(before=now + timedelta(microseconds=1)))
+        """Every fact consumed so far; readers look at it as of the clock's now."""
+        events = await self.facts.events()
+        if self._ledger is None or self._ledger[0] != self.facts.stamp:
+            self._ledger = (self.facts.stamp, Ledger.build(events))
+        return self._ledger[1]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

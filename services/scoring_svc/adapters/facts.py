@@ -58,6 +58,8 @@ class FactCache:
         self._events: list[DomainEvent] = []
         self._top = 0
         self._lock = asyncio.Lock()
+        #: (highest sequence, count) of the facts last read: equal stamps, equal facts
+        self.stamp = (0, 0)
 
     async def events(self, before: datetime | None = None) -> list[DomainEvent]:
         """Every fact (or those with business time before `before`), in no particular order."""
@@ -72,6 +74,7 @@ class FactCache:
                 self._events.extend(self._parse(r) for r in rows)
                 self._top = rows[-1].seq if rows else self._top
             events = self._events
+            self.stamp = (self._top, len(events))
         if before is None:
             return list(events)
         return [e for e in events if e.occurred_at < before]

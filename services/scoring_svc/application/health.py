@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from shared.contracts.scoring import ComponentScore, HealthScoreComputed
 from shared.events.envelope import Metadata, NewEvent
 
 Scope = str  # "rep", "team" or "region"
+CACHED_WEEKS = 16
 
 
 @dataclass
@@ -53,6 +55,8 @@ class HealthScores:
         self._uow = uow
         self._clock = clock
         self.tz = tz
+        #: (week, model version, facts stamp) → the week's scores; facts only ever grow
+        self._computed: OrderedDict[tuple[str, int, tuple[int, int]], WeekScores] = OrderedDict()
 
     def week(self, label: str) -> calendar.Period:
         return calendar.week(label, self.tz)
@@ -61,7 +65,12 @@ class HealthScores:
         """Every rep, team and region of the week, from facts with business time before E."""
         period = self.week(label)
         end = period.end
-        ledger = Ledger.build(await self._facts.events(before=end))
+        events = await self._facts.events(before=end)
+        key = (label, model.version, self._facts.stamp)
+        if key in self._computed:
+            self._computed.move_to_end(key)
+            return self._computed[key]
+        ledger = Ledger.build(events)
         reps = week_scores(ledger, model, end)
         teams, regions = rollups(ledger, reps, end)
         rep_bodies = {
@@ -75,9 +84,13 @@ class HealthScores:
             g: rollup_body("region", roll, _parts(team_bodies, roll.parts), label, end, model)
             for g, roll in regions.items()
         }
-        return WeekScores(
+        scores = WeekScores(
             period, model, {"rep": rep_bodies, "team": team_bodies, "region": region_bodies}
         )
+        self._computed[key] = scores
+        while len(self._computed) > CACHED_WEEKS:
+            self._computed.popitem(last=False)
+        return scores
 
     async def answers(self, label: str) -> tuple[dict[Scope, dict[str, dict[str, Any]]], bool]:
         """The week's bodies and whether they are published: stored once closed and published."""
