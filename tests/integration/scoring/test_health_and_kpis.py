@@ -69,6 +69,12 @@ async def test_reps_see_their_own_supervisors_their_team_managers_their_region(a
     await api.get(url, who("rm-s", "regional_manager", "south", "south-1"), 403, week="2026-W47")
     await api.get("/health/regions/east", who("rm-e", "regional_manager", "east", "e"))
     await api.get("/health/teams/east-1", who("rep-a", "rep", "east", "east-1"), 403)
+    rm_east = who("rm-e", "regional_manager", "east", "e")
+    team = await api.get("/health", rm_east, week="2026-W47", team="east-1")
+    assert [i["rep_id"] for i in team["items"]] == ["rep-b", "rep-a", "rep-c"]
+    await api.get("/health", who("rm-s", "regional_manager", "south", "s"), 403, team="east-1")
+    await api.get(f"{url}/trend", who("sup-1", "supervisor", "east", "east-1"))
+    await api.get(f"{url}/trend", who("sup-2", "supervisor", "east", "east-2"), 403)
     listed = await api.get("/health", who("rep-a", "rep", "east", "east-1"), week="2026-W47")
     assert [i["rep_id"] for i in listed["items"]] == ["rep-a"]
     r = await api.client.get(url)

@@ -63,19 +63,16 @@ async def rep_trend(
     labels = [current.label]
     while len(labels) < weeks:
         labels.insert(0, calendar.week_of(svc.health.week(labels[0]).start - _SECOND, svc.tz).label)
+    bodies = [await svc.health.answer("rep", rep_id, label) for label in labels]
+    # the rep's latest known place decides who may follow them
+    latest: dict[str, Any] = next((b for b in reversed(bodies) if b is not None), {})
+    permissions.require_read_rep(actor, rep_id, latest.get("team"), latest.get("region"))
     points = []
-    allowed = actor.sub == rep_id or actor.is_admin
-    for label in labels:
-        body = await svc.health.answer("rep", rep_id, label)
-        if body is not None and not allowed:
-            permissions.require_read_rep(actor, rep_id, body.get("team"), body.get("region"))
-            allowed = True
-        body = body or {**_empty("rep", rep_id, label), "provisional": label == current.label}
+    for label, body in zip(labels, bodies, strict=True):
+        shown = body or {**_empty("rep", rep_id, label), "provisional": label == current.label}
         points.append(
-            {k: body.get(k) for k in ("week", "score", "provisional", "published", "components")}
+            {k: shown.get(k) for k in ("week", "score", "provisional", "published", "components")}
         )
-    if not allowed:
-        permissions.require_read_rep(actor, rep_id, None, None)
     return {"rep_id": rep_id, "weeks": points}
 
 
@@ -137,11 +134,11 @@ async def list_health(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     label = checked_week(svc, week)
+    bodies, published = await svc.health.answers(label)
     if team is not None:
-        permissions.require_read_team(actor, team, region if region else None)
+        permissions.require_read_team(actor, team, bodies["team"].get(team, {}).get("region"))
     elif region is not None:
         permissions.require_read_region(actor, region)
-    bodies, published = await svc.health.answers(label)
     reps = [
         b
         for b in bodies["rep"].values()
