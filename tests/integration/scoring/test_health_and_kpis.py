@@ -5,17 +5,21 @@ The tests of this module run in order on one app: the clock moves forward betwee
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import text
 
 from services.scoring_svc.bootstrap import create_app
 from shared.clock import FixedClock
+from shared.contracts.scoring import HealthScoreComputed
 from shared.events.base import DomainEvent
 from tests.integration.scoring.conftest import ADMIN, START, Api, who
-from tests.support import eventually
+from tests.support import eventually, header, read_topic
 from tests.unit.scoring.builders import Deal, account, at, member, team_week_47
 
+HEALTH_TYPE = HealthScoreComputed.type_name()
 NORTH_RM = who("rm-north", "regional_manager", "north", "north-1")
 
 
@@ -172,6 +176,21 @@ async def test_a_closed_week_is_published_and_a_model_change_rescores_only_when_
             )
         )
         assert published_events.scalar() == 2
+
+    def rep_a_revisions(records: list[Any]) -> set[int]:
+        found = set()
+        for r in records:
+            body = json.loads(r.value)
+            if header(r, "ce_type") == HEALTH_TYPE and body["scope_id"] == "rep-a":
+                found.add(body["revision"])
+        return found
+
+    records = await read_topic(
+        api.settings.kafka_bootstrap_servers or "",
+        api.settings.topic("scoring"),
+        lambda rs: rep_a_revisions(rs) == {1, 2},
+    )
+    assert rep_a_revisions(records) == {1, 2}  # both revisions reached scoring.events
 
 
 async def test_scores_and_kpis_are_identical_after_a_restart(api: Api) -> None:
