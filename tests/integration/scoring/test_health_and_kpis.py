@@ -236,6 +236,8 @@ async def test_more_bad_input_gets_problems_never_a_server_error(api: Api) -> No
         assert r.headers["content-type"].startswith("application/problem+json")
     trend = await api.get("/health/reps/rep-a/trend", weeks="3")
     assert [p["week"] for p in trend["weeks"]] == ["2026-W46", "2026-W47", "2026-W48"]
+    assert (trend["week"], trend["provisional"]) == ("2026-W48", True)
+    assert trend["weeks"][1]["score"] == 80.0  # W47 as recomputed
     r = await api.client.post(
         "/health/recompute", json={"from_week": "2026-W47", "to_week": "2026-W49"}, headers=ADMIN
     )

@@ -140,3 +140,10 @@ def test_rounding_is_half_up_as_by_hand() -> None:
     assert round_half_up(65.325, 2) == 65.33
     assert round_half_up(2.25, 1) == 2.3
     assert round_half_up(59.25925, 1) == 59.3
+
+
+def test_arrival_order_does_not_matter_only_business_time_does() -> None:
+    events = team_week_47()
+    shuffled = list(reversed(events))
+    a = week_scores(Ledger.build(shuffled), ScoringModel(), E)["rep-a"]
+    assert a.score == 61.3  # as in the ordered history

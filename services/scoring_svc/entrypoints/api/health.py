@@ -73,7 +73,8 @@ async def rep_trend(
         points.append(
             {k: shown.get(k) for k in ("week", "score", "provisional", "published", "components")}
         )
-    return {"rep_id": rep_id, "weeks": points}
+    # the current week's figures on top, as every health answer has them
+    return {"rep_id": rep_id, **points[-1], "weeks": points}
 
 
 @router.get(
