@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -56,16 +57,17 @@ class ScoringModel:
     def validate(self) -> None:
         if set(self.weights) != set(COMPONENTS):
             raise InvalidModelError("weights", f"weights must name exactly {', '.join(COMPONENTS)}")
-        if any(w < 0 or w > 1 for w in self.weights.values()):
+        if any(not math.isfinite(w) or w < 0 or w > 1 for w in self.weights.values()):
             raise InvalidModelError("weights", "each weight must lie in [0, 1]")
         if abs(sum(self.weights.values()) - 1.0) > 1e-9:
             raise InvalidModelError("weights", "weights must sum to 1")
         for name in ("revisit_target", "completeness_target", "roles_target"):
-            if not getattr(self, name) > 0:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
                 raise InvalidModelError(name, f"{name} must be positive")
         if not self.requirement_kinds:
             raise InvalidModelError("requirement_kinds", "at least one requirement kind")
-        if any(not 0 <= p <= 1 for p in self.stage_probabilities.values()):
+        if any(not (math.isfinite(p) and 0 <= p <= 1) for p in self.stage_probabilities.values()):
             raise InvalidModelError("stage_probabilities", "probabilities must lie in [0, 1]")
 
 

@@ -126,6 +126,19 @@ def test_weights_changed_by_the_model_apply_to_the_computation() -> None:
         ({"weights": {m.REVISIT: 1.0}}, "weights"),
         ({"roles_target": 0.0}, "roles_target"),
         ({"completeness_target": -0.9}, "completeness_target"),
+        ({"revisit_target": float("inf")}, "revisit_target"),
+        (
+            {
+                "weights": {
+                    m.REVISIT: float("nan"),
+                    m.COMPLETENESS: 0.5,
+                    m.KEY_PERSONS: 0.25,
+                    m.COMPETITIVE: 0.25,
+                }
+            },
+            "weights",
+        ),
+        ({"stage_probabilities": {"lead": 1.5}}, "stage_probabilities"),
     ],
 )
 def test_a_model_whose_weights_do_not_sum_to_one_or_targets_are_not_positive_is_refused(
