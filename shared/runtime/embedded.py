@@ -107,7 +107,10 @@ class EmbeddedPostgres:
         if self._server is None:
             return False
         process = self._server.get_postmaster_info().process
-        return bool(process is not None and process.is_running() and process.status() != "zombie")
+        try:
+            return bool(process is not None and process.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:  # gone (or not ours to inspect any more)
+            return False
 
     def restart(self) -> None:
         """Start the server again on the same data directory (and so the same socket)."""

@@ -77,6 +77,7 @@ class Supervisor:
         self.restarts: dict[str, int] = {}
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="sightline-supervisor", daemon=True)
         self._thread.start()
 
