@@ -18,12 +18,18 @@ from aiokafka import ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+# The same message delivered again (a crash between parking and the offset commit) counts as
+# another attempt on its open row rather than a second row.
+PARK_AGAIN = text(
+    "UPDATE dead_letters SET error = :error, attempts = attempts + 1, updated_at = now()"
+    " WHERE consumer = :consumer AND topic = :topic AND partition = :partition"
+    ' AND "offset" = :offset AND value IS NOT DISTINCT FROM :value'
+    " AND status IN ('parked', 'replay')"
+)
 PARK = text(
     'INSERT INTO dead_letters (consumer, event_id, event_type, topic, partition, "offset",'
     " key, value, headers, error) VALUES (:consumer, :event_id, :event_type, :topic, :partition,"
     " :offset, :key, :value, CAST(:headers AS jsonb), :error)"
-    ' ON CONFLICT (consumer, topic, partition, "offset") DO UPDATE SET error = EXCLUDED.error,'
-    " attempts = dead_letters.attempts + 1, status = 'parked', updated_at = now()"
 )
 DUE = text(
     'SELECT id, topic, partition, "offset", key, value, headers FROM dead_letters'
@@ -94,21 +100,20 @@ async def park(
     conn: AsyncConnection, consumer: str, msg: ConsumerRecord[Any, Any], error: str
 ) -> None:
     headers = {k: bytes(v) for k, v in msg.headers}
-    await conn.execute(
-        PARK,
-        {
-            "consumer": consumer,
-            "event_id": _text(headers.get("ce_id")),
-            "event_type": _text(headers.get("ce_type")),
-            "topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
-            "key": msg.key,
-            "value": msg.value,
-            "headers": _encode_headers(list(msg.headers)),
-            "error": error[:4000],
-        },
-    )
+    params = {
+        "consumer": consumer,
+        "event_id": _text(headers.get("ce_id")),
+        "event_type": _text(headers.get("ce_type")),
+        "topic": msg.topic,
+        "partition": msg.partition,
+        "offset": msg.offset,
+        "key": msg.key,
+        "value": msg.value,
+        "headers": _encode_headers(list(msg.headers)),
+        "error": error[:4000],
+    }
+    if (await conn.execute(PARK_AGAIN, params)).rowcount == 0:
+        await conn.execute(PARK, params)
 
 
 def _text(raw: bytes | None) -> str | None:

@@ -106,10 +106,11 @@ DELIVERY_DDL = [
         status text NOT NULL DEFAULT 'parked'
             CHECK (status IN ('parked', 'replay', 'replayed', 'discarded')),
         parked_at timestamptz NOT NULL DEFAULT now(),
-        updated_at timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT dead_letters_message UNIQUE (consumer, topic, partition, "offset")
+        updated_at timestamptz NOT NULL DEFAULT now()
     )
     """,
+    # not unique: offsets start again at 0 on a broker that lost its log
+    'CREATE INDEX dead_letters_origin ON dead_letters (consumer, topic, partition, "offset")',
     "CREATE INDEX dead_letters_open ON dead_letters (consumer, status) WHERE status <> 'replayed'",
     "ALTER TABLE events ADD COLUMN parked_at timestamptz, ADD COLUMN park_error text",
     """
