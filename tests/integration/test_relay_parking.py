@@ -32,6 +32,18 @@ class ActivityLoggedV2(ActivityLogged):
     event_version: ClassVar[int] = 2
 
 
+class BatchRecordingRelay(OutboxRelay):
+    """The real relay, noting how many events each batch it sends holds."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.batches: list[int] = []
+
+    async def _send(self, producer: Any, batch: list[Any]) -> tuple[list[Any], list[Any]]:
+        self.batches.append(len(batch))
+        return await super()._send(producer, batch)
+
+
 async def append_one(engine: Any, stream: str, new: Any) -> None:
     async with SqlUnitOfWork(engine, registry, SystemClock()) as uow:
         await uow.events.append(stream, "opportunity", 0, [new], Metadata())
@@ -157,12 +169,14 @@ async def test_a_batch_is_bounded_by_bytes_as_well_as_rows(
             assert len(await outbox.pending(conn, 500, 3 * size)) == 3
             assert len(await outbox.pending(conn, 500, 1)) == 1, "the first row always goes"
         settings = settings_for(database_url, kafka_bootstrap, relay_batch_max_bytes=2 * size)
-        relay = OutboxRelay(engine, settings, registry, SystemClock())
+        relay = BatchRecordingRelay(engine, settings, registry, SystemClock())
         task = asyncio.create_task(relay.run())
         try:
             await eventually(lambda: _zero(engine), timeout_s=30)
         finally:
             await stop(task)
+        assert sum(relay.batches) == 10
+        assert max(relay.batches) <= 2, f"batches of at most two events: {relay.batches}"
     finally:
         await engine.dispose()
 
