@@ -21,6 +21,7 @@ from tests.integration.test_runtime import (
     scalar,
     topic_names,
 )
+from tests.support import header, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +104,30 @@ def test_stopping_a_supervised_runtime_leaves_no_process_behind(tmp_path: Path) 
     rt.stop()
     assert not any(psutil.pid_exists(pid) for pid in pids)
     assert rt.restarts == {}
+
+
+def test_a_killed_broker_comes_back_and_the_real_relay_publishes_the_event_log_again(
+    tmp_path: Path,
+) -> None:
+    rt = Runtime.on_free_ports(
+        tmp_path,
+        env={**NO_EXTERNAL_SERVERS, "SIGHTLINE_TOPIC_PREFIX": "rp.", "SIGHTLINE_LOG_LEVEL": "INFO"},
+        services=["pipeline"],  # the real service: it seeds a playbook, its relay publishes it
+        ready_timeout_s=120,
+        restart_backoff_s=0.2,
+    )
+    rt.start()
+    try:
+        topic = "rp.pipeline.events"
+        first = run_blocking(read_topic(rt.bootstrap, topic, lambda rs: len(rs) >= 1, 60))
+        assert first, "the seeded playbook was published"
+        assert rt.kafka is not None
+        os.killpg(rt.kafka.pid or 0, signal.SIGKILL)
+        wait_for(lambda: rt.restarts.get("broker") == 1)
+        again = run_blocking(read_topic(rt.bootstrap, topic, lambda rs: len(rs) >= 1, 90))
+        assert {header(r, "ce_id") for r in again} == {header(r, "ce_id") for r in first}
+        assert "republishing" in rt.log_path("pipeline").read_text()
+        wait_for(lambda: ready(rt.urls["pipeline"]))
+        assert rt.restarts.get("pipeline") is None, "the service itself kept running"
+    finally:
+        rt.stop()
