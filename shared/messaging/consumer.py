@@ -24,16 +24,12 @@ from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry, UnknownEventError
 from shared.messaging import deadletters
 from shared.messaging.faults import is_transient
-from shared.messaging.kafka import (
-    backoff,
-    backoff_delay,
-    ensure_topics,
-    make_producer,
-    stop_quietly,
-)
-from shared.observability import CONSUMER_LAG, CONSUMER_STALLED, DLQ_TOTAL, EVENTS_CONSUMED
+from shared.messaging.kafka import backoff, ensure_topics, make_producer, stop_quietly
+from shared.messaging.pauses import PartitionPauses, stalled_consumers
+from shared.observability import CONSUMER_LAG, DLQ_TOTAL, EVENTS_CONSUMED
 from shared.settings import Settings
 
+__all__ = ["ConsumerRunner", "Handler", "StallError", "stalled_consumers"]
 log = logging.getLogger(__name__)
 Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 AfterApply = Callable[[AsyncConnection], Awaitable[None]]
@@ -41,14 +37,6 @@ CLAIM = text(
     "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, CAST(:event_id AS uuid))"
     " ON CONFLICT DO NOTHING RETURNING 1"
 )
-STALL_CAP_S = 5.0
-#: group -> {partition or "consumer": why it waits}; read by the readiness probe
-_STALLS: dict[str, dict[str, str]] = {}
-
-
-def stalled_consumers() -> dict[str, dict[str, str]]:
-    """The consumer groups of this process that are holding messages back, and why."""
-    return {group: dict(parts) for group, parts in _STALLS.items() if parts}
 
 
 class StallError(Exception):
@@ -78,8 +66,7 @@ class ConsumerRunner:
         self._replay_interval_s = replay_interval_s
         self.dlq_topic = f"{self.group_id}.dlq"
         self.assigned = asyncio.Event()
-        self.stalls: dict[str, str] = _STALLS.setdefault(self.group_id, {})
-        self._paused: dict[TopicPartition, tuple[float, int]] = {}  # resume time, attempt
+        self.pauses = PartitionPauses(self.group_id)
 
     async def run(self) -> None:
         attempt = 0
@@ -90,13 +77,13 @@ class ConsumerRunner:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker or database away: resume from committed offsets
-                    self.stalls["consumer"] = f"{type(exc).__name__}: {exc}"[:300]
-                    log.warning("consumer %s paused: %s", self.group_id, self.stalls["consumer"])
+                    why = f"{type(exc).__name__}: {exc}"
+                    self.pauses.runner_stalled(why)
+                    log.warning("consumer %s paused: %s", self.group_id, why)
                     attempt += 1
                     await backoff(attempt)
         finally:
-            self.stalls.clear()
-            CONSUMER_STALLED.labels(self.group_id).set(0)
+            self.pauses.clear()
 
     async def _consume(self) -> None:
         bootstrap = self._settings.kafka_bootstrap_servers or ""
@@ -119,24 +106,23 @@ class ConsumerRunner:
         producer = make_producer(self._settings, transactional=False)
         loop = asyncio.get_running_loop()
         next_replay = 0.0
-        self.stalls.clear()
-        self._paused.clear()
+        self.pauses.clear()
         try:
             await consumer.start()
             await producer.start()
             while True:
-                self._resume_due(consumer, loop.time())
-                batches = await consumer.getmany(timeout_ms=200 if self._paused else 500)
+                self.pauses.resume_due(consumer, loop.time())
+                batches = await consumer.getmany(timeout_ms=200 if self.pauses else 500)
                 if consumer.assignment():
                     self.assigned.set()
-                self._forget_revoked(consumer)
+                self.pauses.forget_revoked(consumer)
                 for tp, messages in batches.items():
                     await self._process_partition(consumer, producer, tp, messages)
                 if loop.time() >= next_replay:
                     await self.replay_requested()
                     next_replay = loop.time() + self._replay_interval_s
         finally:
-            self._paused.clear()
+            self.pauses.clear()
             await stop_quietly(consumer)
             await stop_quietly(producer)
 
@@ -152,58 +138,16 @@ class ConsumerRunner:
             try:
                 await self.process(msg, producer)
             except StallError as stall:
-                self._pause(consumer, tp, msg.offset, str(stall))
+                self.pauses.pause(consumer, tp, msg.offset, str(stall))
                 break
             done = msg.offset + 1
-            self._recovered(tp)
+            self.pauses.recovered(tp)
         if done is None:
             return
         await self._commit(consumer, tp, done)
         hw = consumer.highwater(tp)
         if hw is not None:
             CONSUMER_LAG.labels(self.group_id, tp.topic, tp.partition).set(max(0, hw - done))
-
-    def _pause(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, why: str) -> None:
-        """Hold the partition at `offset` (uncommitted) and fetch it again after a backoff."""
-        _, attempt = self._paused.get(tp, (0.0, 0))
-        attempt += 1
-        consumer.pause(tp)
-        consumer.seek(tp, offset)
-        delay = backoff_delay(attempt, STALL_CAP_S)
-        self._paused[tp] = (asyncio.get_running_loop().time() + delay, attempt)
-        key = f"{tp.topic}/{tp.partition}"
-        if key not in self.stalls or attempt % 10 == 1:
-            log.warning(
-                "consumer %s holds %s@%d (retry in %.1fs): %s",
-                self.group_id,
-                key,
-                offset,
-                delay,
-                why,
-            )
-        self.stalls[key] = why[:300]
-        CONSUMER_STALLED.labels(self.group_id).set(len(self._stall_keys()))
-
-    def _resume_due(self, consumer: AIOKafkaConsumer, now: float) -> None:
-        for tp, (due, attempt) in list(self._paused.items()):
-            if now >= due and tp in consumer.assignment() and tp in consumer.paused():
-                consumer.resume(tp)
-                # keep the attempt count until a message of the partition goes through
-                self._paused[tp] = (float("inf"), attempt)
-
-    def _forget_revoked(self, consumer: AIOKafkaConsumer) -> None:
-        assigned = consumer.assignment()
-        for tp in [tp for tp in self._paused if tp not in assigned]:
-            self._recovered(tp)
-
-    def _recovered(self, tp: TopicPartition) -> None:
-        if self._paused.pop(tp, None) is not None or self.stalls:
-            if self.stalls.pop(f"{tp.topic}/{tp.partition}", None) is not None:
-                log.info("consumer %s resumed %s/%d", self.group_id, tp.topic, tp.partition)
-            CONSUMER_STALLED.labels(self.group_id).set(len(self._stall_keys()))
-
-    def _stall_keys(self) -> list[str]:
-        return [k for k in self.stalls if k != "consumer"]
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         try:

@@ -15,6 +15,7 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # "not accepting connections"
     asyncpg.exceptions.InvalidCatalogNameError,  # database dropped/recreated under us
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure: try again
 )
 _TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,

@@ -32,6 +32,7 @@ def raised_from(cause: Exception) -> RuntimeError:
         wrapped(asyncpg.exceptions.CannotConnectNowError("the database system is starting up")),
         wrapped(asyncpg.exceptions.ObjectNotInPrerequisiteStateError("not accepting connections")),
         asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")),
         ConnectionRefusedError(111, "refused"),
         TimeoutError(),
         KafkaConnectionError("broker away"),
