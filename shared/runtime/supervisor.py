@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from shared.runtime.processes import spawns_children_for_life
+
 INTERVAL_S = 0.5
 #: a process that stayed up this long starts its backoff afresh when it dies
 STABLE_AFTER_S = 60.0
@@ -82,12 +84,16 @@ class Supervisor:
         self._thread.start()
 
     def stop(self) -> None:
+        """End supervision; only as part of stopping the runtime: the processes this thread
+        restarted get SIGTERM when it ends (their parent-death signal follows it)."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         self._thread = None
 
     def _loop(self) -> None:
+        # what this thread restarts must still die with the launcher (see child_preexec)
+        spawns_children_for_life()
         while not self._stop.wait(INTERVAL_S):
             try:
                 self.check()
