@@ -21,18 +21,17 @@ from shared.store.schema import OUTBOX_CHANNEL
 # Candidates in order, skipping parked rows and every later row of a parked row's key; the
 # running byte total bounds the batch (the first row always goes, however large).
 PENDING = text(
-    "WITH candidates AS ("
-    " SELECT e.global_id, sum(octet_length(e.payload::text) + octet_length(e.metadata::text))"
-    "  OVER (ORDER BY e.global_id) AS running, row_number() OVER (ORDER BY e.global_id) AS n"
-    " FROM (SELECT global_id, payload, metadata FROM events e"
-    "  WHERE published_at IS NULL AND parked_at IS NULL AND NOT EXISTS ("
+    "SELECT global_id, event_id, stream_id, stream_type, version, event_name, event_version,"
+    " body, metadata, partition_key, occurred_at, recorded_at FROM ("
+    " SELECT c.*, sum(octet_length(c.body) + octet_length(c.metadata::text))"
+    "  OVER (ORDER BY c.global_id) AS running, row_number() OVER (ORDER BY c.global_id) AS n"
+    " FROM (SELECT global_id, event_id, stream_id, stream_type, version, event_name,"
+    "  event_version, payload::text AS body, metadata, partition_key, occurred_at, recorded_at"
+    "  FROM events e WHERE published_at IS NULL AND parked_at IS NULL AND NOT EXISTS ("
     "   SELECT 1 FROM events p WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL"
     "   AND p.partition_key = e.partition_key AND p.global_id < e.global_id)"
-    "  ORDER BY global_id LIMIT :limit) e)"
-    " SELECT global_id, event_id, stream_id, stream_type, version, event_name, event_version,"
-    " payload::text AS body, metadata, partition_key, occurred_at, recorded_at FROM events"
-    " WHERE global_id IN (SELECT global_id FROM candidates WHERE n = 1 OR running <= :max_bytes)"
-    " ORDER BY global_id"
+    "  ORDER BY global_id LIMIT :limit) c) batch"
+    " WHERE n = 1 OR running <= :max_bytes ORDER BY global_id"
 )
 PARK = text(
     "UPDATE events SET parked_at = now(), park_error = :error"
