@@ -44,6 +44,8 @@ class PartitionPauses:
 
     def pause(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, why: str) -> None:
         """Hold `tp` at `offset` (uncommitted) and fetch it again after a backoff."""
+        if tp not in consumer.assignment():
+            return  # revoked meanwhile: its next owner starts from the committed offset
         _, attempt = self._paused.get(tp, (0.0, 0))
         attempt += 1
         consumer.pause(tp)
