@@ -258,6 +258,11 @@ class Runtime:
 
     # -- supervision (called from the supervisor's thread) --------------------------------
 
+    def pid(self, service: str) -> int | None:
+        """The process id of a running service (it changes when the supervisor restarts it)."""
+        child = self._children.get(service)
+        return child.process.pid if child is not None else None
+
     def exit_code(self, service: str) -> int | None:
         child = self._children.get(service)
         return child.process.poll() if child is not None else None

@@ -64,11 +64,11 @@ def ready(url: str) -> bool:
 def test_a_killed_service_process_is_started_again_and_its_log_says_why(
     runtime: Runtime,
 ) -> None:
-    old = runtime._children["alert"].process.pid
-    os.kill(old, signal.SIGKILL)
+    old = runtime.pid("alert")
+    os.kill(old or 0, signal.SIGKILL)
     wait_for(lambda: runtime.restarts.get("alert") == 1)
     wait_for(lambda: ready(runtime.urls["alert"]))
-    assert runtime._children["alert"].process.pid != old
+    assert runtime.pid("alert") not in (old, None)
     assert "exited with signal SIGKILL" in runtime.log_path("alert").read_text()
     assert ready(runtime.urls["pipeline"]), "the other services were left alone"
     assert runtime.restarts.get("pipeline") is None
@@ -100,7 +100,7 @@ def test_stopping_a_supervised_runtime_leaves_no_process_behind(tmp_path: Path) 
         tmp_path, env=NO_EXTERNAL_SERVERS, services=["scoring"], argv=fake_service
     )
     rt.start()
-    pids = [rt._children["scoring"].process.pid, rt.kafka.pid if rt.kafka else 0]
+    pids = [rt.pid("scoring") or 0, rt.kafka.pid if rt.kafka else 0]
     rt.stop()
     assert not any(psutil.pid_exists(pid) for pid in pids)
     assert rt.restarts == {}
