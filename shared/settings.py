@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     kafka_transactional_id: str | None = None
     consumer_max_attempts: int = 3
     relay_batch_size: int = 500
+    #: a relay batch also stops at this many bytes of payload (its memory stays bounded)
+    relay_batch_max_bytes: int = 4_000_000
     relay_poll_interval_s: float = 1.0
     #: after a broker lost its log (memory storage restarted), publish the event log again
     republish_on_empty_broker: bool = True

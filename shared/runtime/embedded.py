@@ -102,6 +102,22 @@ class EmbeddedPostgres:
         return self._server is not None
 
     @property
+    def alive(self) -> bool:
+        """Started by us and its postmaster still runs (False after a crash or a kill)."""
+        if self._server is None:
+            return False
+        process = self._server.get_postmaster_info().process
+        try:
+            return bool(process is not None and process.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:  # gone (or not ours to inspect any more)
+            return False
+
+    def restart(self) -> None:
+        """Start the server again on the same data directory (and so the same socket)."""
+        self.stop()
+        self.start()
+
+    @property
     def socket_dir(self) -> Path:
         if self._socket_dir is None:
             raise EmbeddedError("EmbeddedPostgres is not started")

@@ -1,13 +1,13 @@
 """Scoring read side: facts from pipeline and collab events, published scores and forecasts.
 
 Revision ID: 0020
-Revises: 0001
+Revises: 0010
 """
 
 from alembic import op
 
 revision = "0020"
-down_revision = "0001"
+down_revision = "0010"
 
 TABLES = [
     # the consumed events scoring needs, trimmed of bulky free text; read back as contracts
