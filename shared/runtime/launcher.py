@@ -233,6 +233,23 @@ class Runtime:
                 return svc
         return None
 
+    def pid(self, service: str) -> int | None:
+        """The process id of `service` while its process runs (fault-injection tests kill it)."""
+        child = self._children.get(service)
+        if child is None or child.process.poll() is not None:
+            return None
+        return child.process.pid
+
+    def respawn(self, service: str) -> None:
+        """Start `service` again if its process has exited, and wait until everything is ready."""
+        child = self._children.get(service)
+        if child is not None:
+            if child.process.poll() is None:
+                return
+            child.log.close()
+        self._spawn(service)
+        self._wait_ready()
+
     def stop(self) -> None:
         """Services first (SIGTERM, then SIGKILL), then the broker, then PostgreSQL. Idempotent."""
         atexit.unregister(self.stop)
