@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from chaos.client import Command
+from chaos.client import SYNC_KINDS, Command
 from chaos.faults import FaultRecord
 from chaos.snapshot import Snapshot, StoredEvent
 from services.collab_svc.application.timeline import KINDS as TIMELINE_KINDS
 
 SHOWN = 5
-SYNC_KINDS = ("sync_activity", "sync_conflict")
 #: the region that owns every account deals are opened on
 DEAL_REGION = "east"
 
@@ -61,6 +60,14 @@ def command_checks(commands: list[Command], snap: Snapshot) -> list[Check]:
         for c in refused
         if stored[c.service].get(c.id)
     ]
+    repeats = [c for c in commands if c.repeat_of is not None and c.status is not None]
+    differing = [
+        f"{c.kind} {c.id}: first {c.repeat_of.status} {c.repeat_of.response!r}, "
+        f"then {c.status} {c.response!r}"
+        for c in repeats
+        if c.repeat_of is not None
+        and (c.status, c.response) != (c.repeat_of.status, c.repeat_of.response)
+    ]
     return [
         _check(
             "every command answered (retries included)",
@@ -79,6 +86,12 @@ def command_checks(commands: list[Command], snap: Snapshot) -> list[Check]:
             f"{len(refused)} commands",
             f"{len(leaked)} left events",
             leaked,
+        ),
+        _check(
+            "a resent Idempotency-Key gets the first answer",
+            f"{len(repeats)} resends",
+            f"{len(repeats) - len(differing)} same",
+            differing,
         ),
     ]
 

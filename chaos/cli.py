@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import tempfile
 import time
@@ -72,6 +73,9 @@ async def run(stack: Stack, cfg: ChaosConfig) -> int:
     say(f"{len(client.log)} commands sent; settling")
     settled = await settle(stack, cfg.settle_timeout_s)
     snapshot = await take(stack)
+    with (stack.workdir / "commands.jsonl").open("w") as out:
+        for command in client.log:
+            out.write(json.dumps(command.as_record(), default=str) + "\n")
     checks = evaluate(client.log, records, failures, snapshot)
     print_report(console, client.log, records, checks, settled)
     return 0 if all(c.ok for c in checks) else 1

@@ -16,6 +16,8 @@ from chaos.stack import Stack
 FIRST_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 2.0
 REQUEST_TIMEOUT_S = 10.0
+#: synced logs: idempotent by their external id rather than by Idempotency-Key
+SYNC_KINDS = ("sync_activity", "sync_conflict")
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Command:
     response: Any = None
     sent_at: float = 0.0
     answered_at: float | None = None
+    #: a deliberate resend of an answered command (same key, same body)
+    repeat_of: Command | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -48,6 +52,31 @@ class Command:
     @property
     def retried(self) -> bool:
         return len(self.attempts) > 1
+
+    def repeat(self) -> Command:
+        return Command(
+            f"repeat {self.kind}",
+            self.service,
+            self.path,
+            self.body,
+            self.actor,
+            self.expected_events,
+            id=self.id,
+            repeat_of=self,
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "service": self.service,
+            "path": self.path,
+            "actor": self.actor,
+            "attempts": self.attempts,
+            "status": self.status,
+            "response": self.response,
+            "seconds": None if self.answered_at is None else self.answered_at - self.sent_at,
+        }
 
 
 class Client:

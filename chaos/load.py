@@ -8,7 +8,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from chaos.client import Client, Command
+from chaos.client import SYNC_KINDS, Client, Command
 from chaos.org import REGIONS, World, open_deal
 
 Step = Callable[[Client, World, random.Random], Awaitable[None]]
@@ -121,6 +121,16 @@ async def _contact(client: Client, world: World, rng: random.Random) -> None:
     await client.send(Command("approve_contact", "collab", path, {}, "admin", ("ContactApproved",)))
 
 
+async def _repeat(client: Client, world: World, rng: random.Random) -> None:
+    """A client that resends an answered command: the first answer again, nothing appended.
+    (Synced logs are idempotent by external id instead; their repeat answers "duplicate".)"""
+    answered = [
+        c for c in client.log if c.succeeded and c.repeat_of is None and c.kind not in SYNC_KINDS
+    ]
+    if answered:
+        await client.send(rng.choice(answered).repeat())
+
+
 MIX: tuple[tuple[Step, int], ...] = (
     (_open, 2),
     (_log_activity, 5),
@@ -129,6 +139,7 @@ MIX: tuple[tuple[Step, int], ...] = (
     (_sync_conflict, 3),
     (_transfer, 1),
     (_contact, 1),
+    (_repeat, 1),
 )
 
 

@@ -154,3 +154,16 @@ def test_a_fault_the_runtime_did_not_recover_from_fails() -> None:
     assert failed(evaluate(commands, [fault], [], snap)) == [
         "faults recovered by the runtime itself"
     ]
+
+
+def test_a_resent_key_answered_differently_fails() -> None:
+    commands, snap = healthy()
+    first = commands[0]
+    first.response = {"id": "opp-1"}
+    resent = first.repeat()
+    resent.status, resent.response = 200, {"id": "opp-2"}
+    assert failed(evaluate([*commands, resent], [], [], snap)) == [
+        "a resent Idempotency-Key gets the first answer"
+    ]
+    resent.response = {"id": "opp-1"}
+    assert failed(evaluate([*commands, resent], [], [], snap)) == []
