@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -241,14 +242,25 @@ class Runtime:
         return child.process.pid
 
     def respawn(self, service: str) -> None:
-        """Start `service` again if its process has exited, and wait until everything is ready."""
+        """Start `service` again if its process has exited, and wait until it is ready."""
         child = self._children.get(service)
         if child is not None:
             if child.process.poll() is None:
                 return
             child.log.close()
         self._spawn(service)
-        self._wait_ready()
+        deadline = time.monotonic() + self.ready_timeout_s
+        with httpx.Client(timeout=1.0) as client:
+            while True:
+                self._raise_if_dead(service)
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{self.urls[service]}/readyz").status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    raise LaunchError(
+                        f"{service} not ready {self.ready_timeout_s:.0f}s after respawn"
+                    )
+                time.sleep(0.2)
 
     def stop(self) -> None:
         """Services first (SIGTERM, then SIGKILL), then the broker, then PostgreSQL. Idempotent."""
