@@ -42,7 +42,11 @@ def schedule(stack: Stack, cfg: ChaosConfig) -> list[Callable[[], Awaitable[f.Fa
         for svc in stack.services
     ]
     steps.append(partial(f.kill_broker, stack, cfg.restart_timeout_s, cfg.ready_timeout_s))
-    steps.append(partial(f.restart_postgres, stack, cfg.pg_down_s, cfg.ready_timeout_s))
+    steps.append(
+        partial(
+            f.restart_postgres, stack, cfg.pg_down_s, cfg.restart_timeout_s, cfg.ready_timeout_s
+        )
+    )
     steps += [
         partial(f.refuse_connections, stack, svc, cfg.refuse_s, cfg.ready_timeout_s)
         for svc in cfg.refused

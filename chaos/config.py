@@ -44,9 +44,9 @@ FULL = ChaosConfig(
 )
 
 REDUCED = ChaosConfig(
-    rate=12.0,
-    pause_s=4.0,
-    restart_timeout_s=8.0,
+    rate=10.0,
+    pause_s=3.0,
+    restart_timeout_s=6.0,
     ready_timeout_s=60.0,
     refuse_s=4.0,
     pg_down_s=1.0,

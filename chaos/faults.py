@@ -69,7 +69,7 @@ async def kill_service(
             f"{svc} was not restarted by the runtime within {restart_timeout_s:.0f}s"
         )
         try:
-            await asyncio.to_thread(stack.runtime.respawn, svc)
+            await asyncio.to_thread(stack.runtime.respawn, svc, "was killed and not restarted")
             record.notes.append("restarted by the harness")
         except Exception as exc:
             record.problems.append(f"restarting {svc} failed: {exc}")
@@ -106,16 +106,48 @@ async def kill_broker(
     return record
 
 
-async def restart_postgres(stack: Stack, down_s: float, ready_timeout_s: float) -> FaultRecord:
+async def restart_postgres(
+    stack: Stack, down_s: float, restart_timeout_s: float, ready_timeout_s: float
+) -> FaultRecord:
+    """`pg_ctl stop -m immediate`; after `down_s` it is started again: by the runtime if it
+    supervises PostgreSQL (then the harness keeps out of its way), else by the harness."""
     record = FaultRecord("PostgreSQL immediate stop + start")
     began = time.monotonic()
     try:
-        await asyncio.to_thread(stack.postgres.restart_abruptly, down_s)
+        await asyncio.to_thread(stack.postgres.stop_immediately)
     except Exception as exc:
-        record.problems.append(f"the restart itself failed: {exc}")
+        record.problems.append(f"pg_ctl stop -m immediate failed: {exc}")
         return record
+    await asyncio.sleep(down_s)
+    deadline = time.monotonic() + restart_timeout_s
+    while not await _accepts(stack.maintenance_dsn):
+        if time.monotonic() > deadline:
+            try:
+                await asyncio.to_thread(_start_again, stack)
+                record.notes.append("started again by the harness")
+            except Exception as exc:
+                record.problems.append(f"starting PostgreSQL again failed: {exc}")
+                return record
+            break
+        await asyncio.sleep(POLL_S)
+    else:
+        record.notes.append("started again by the runtime")
     await _recovered(record, stack, began, ready_timeout_s)
     return record
+
+
+def _start_again(stack: Stack) -> None:
+    stack.postgres.stop()  # forgets the crashed server (and reaps any leftover)
+    stack.postgres.start()  # same data directory, so the same socket
+
+
+async def _accepts(dsn: str) -> bool:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=1.0)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
 
 
 async def refuse_connections(

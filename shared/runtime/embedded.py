@@ -167,9 +167,9 @@ class EmbeddedPostgres:
         with contextlib.suppress(Exception):
             server._cleanup()
 
-    def restart_abruptly(self, down_s: float = 0.0) -> None:
-        """Stop at once, as a crash would (`pg_ctl -m immediate`), and start again on the same
-        socket after `down_s` seconds; the data survives (crash recovery replays the WAL)."""
+    def stop_immediately(self) -> None:
+        """Stop at once, as a crash would (`pg_ctl -m immediate`: no checkpoint, clients cut
+        off); the next start recovers from the WAL. For fault-injection runs."""
         server = self._server
         if server is None:
             raise EmbeddedError("EmbeddedPostgres is not started")
@@ -181,9 +181,6 @@ class EmbeddedPostgres:
             bin_path=server.bin_path,
             user=server.system_user,
         )
-        time.sleep(down_s)
-        with server._lock:
-            server.ensure_postgres_running()
 
     def _leftovers(self) -> list[psutil.Process]:
         """Postgres processes serving our data dir (postmaster; its children exit with it)."""

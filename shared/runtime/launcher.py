@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import signal
 import subprocess
@@ -241,26 +240,14 @@ class Runtime:
             return None
         return child.process.pid
 
-    def respawn(self, service: str) -> None:
-        """Start `service` again if its process has exited, and wait until it is ready."""
-        child = self._children.get(service)
-        if child is not None:
-            if child.process.poll() is None:
-                return
-            child.log.close()
+    def respawn(self, service: str, why: str) -> None:
+        """Start `service` again after its process went away (`why` says how); no waiting."""
+        old = self._children.pop(service, None)
+        if old is not None:
+            stop_process_groups([old.process], grace_s=1.0)  # reap any leftover of its group
+            old.log.close()
         self._spawn(service)
-        deadline = time.monotonic() + self.ready_timeout_s
-        with httpx.Client(timeout=1.0) as client:
-            while True:
-                self._raise_if_dead(service)
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.urls[service]}/readyz").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise LaunchError(
-                        f"{service} not ready {self.ready_timeout_s:.0f}s after respawn"
-                    )
-                time.sleep(0.2)
+        self._say(f"{service} {why}; started it again (pid {self._children[service].process.pid})")
 
     def stop(self) -> None:
         """Services first (SIGTERM, then SIGKILL), then the broker, then PostgreSQL. Idempotent."""
