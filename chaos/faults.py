@@ -10,9 +10,11 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 
 from chaos.stack import Stack
 from shared.runtime.embedded import ensure_topics
@@ -64,7 +66,9 @@ async def kill_service(
         return record
     began = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    if not await _restarted(lambda: stack.runtime.pid(svc), pid, restart_timeout_s):
+    if await _restarted(lambda: stack.runtime.pid(svc), pid, restart_timeout_s):
+        record.notes.append(f"restarted by the runtime (pid {pid} -> {stack.runtime.pid(svc)})")
+    else:
         record.problems.append(
             f"{svc} was not restarted by the runtime within {restart_timeout_s:.0f}s"
         )
@@ -72,7 +76,7 @@ async def kill_service(
             await asyncio.to_thread(stack.runtime.respawn, svc, "was killed and not restarted")
             record.notes.append("restarted by the harness")
         except Exception as exc:
-            record.problems.append(f"restarting {svc} failed: {exc}")
+            record.problems.append(f"restarting {svc} failed: {_first_line(exc)}")
     await _recovered(record, stack, began, ready_timeout_s)
     return record
 
@@ -91,7 +95,9 @@ async def kill_broker(
         up = kafka is not None and port_is_open(kafka.host, kafka.port)
         return kafka.pid if up and kafka is not None else None
 
-    if not await _restarted(current, pid, restart_timeout_s):
+    if await _restarted(current, pid, restart_timeout_s):
+        record.notes.append("restarted by the runtime")
+    else:
         record.problems.append(
             f"the broker was not restarted by the runtime within {restart_timeout_s:.0f}s"
         )
@@ -101,7 +107,7 @@ async def kill_broker(
             await ensure_topics(stack.bootstrap, stack.runtime.topics, 6)
             record.notes.append("restarted (same port) by the harness")
         except Exception as exc:
-            record.problems.append(f"restarting the broker failed: {exc}")
+            record.problems.append(f"restarting the broker failed: {_first_line(exc)}")
     await _recovered(record, stack, began, ready_timeout_s)
     return record
 
@@ -116,22 +122,21 @@ async def restart_postgres(
     try:
         await asyncio.to_thread(stack.postgres.stop_immediately)
     except Exception as exc:
-        record.problems.append(f"pg_ctl stop -m immediate failed: {exc}")
+        record.problems.append(f"pg_ctl stop -m immediate failed: {_first_line(exc)}")
         return record
     await asyncio.sleep(down_s)
-    deadline = time.monotonic() + restart_timeout_s
-    while not await _accepts(stack.maintenance_dsn):
-        if time.monotonic() > deadline:
-            try:
-                await asyncio.to_thread(_start_again, stack)
-                record.notes.append("started again by the harness")
-            except Exception as exc:
-                record.problems.append(f"starting PostgreSQL again failed: {exc}")
-                return record
-            break
-        await asyncio.sleep(POLL_S)
-    else:
+    # a postmaster that runs (even while still recovering) was started by the runtime:
+    # starting a second one, or stopping it, would only fight its supervisor
+    data_dir = stack.postgres.data_dir
+    if await _within(lambda: _postmaster_runs(data_dir), restart_timeout_s):
         record.notes.append("started again by the runtime")
+    else:
+        try:
+            await asyncio.to_thread(_start_again, stack)
+            record.notes.append("started again by the harness")
+        except Exception as exc:
+            record.problems.append(f"starting PostgreSQL again failed: {_first_line(exc)}")
+            return record
     await _recovered(record, stack, began, ready_timeout_s)
     return record
 
@@ -141,13 +146,16 @@ def _start_again(stack: Stack) -> None:
     stack.postgres.start()  # same data directory, so the same socket
 
 
-async def _accepts(dsn: str) -> bool:
+def _postmaster_runs(data_dir: Path) -> bool:
     try:
-        conn = await asyncpg.connect(dsn, timeout=1.0)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
         return False
-    await conn.close()
-    return True
+    return psutil.pid_exists(pid)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n", 1)[0]
 
 
 async def refuse_connections(
@@ -178,10 +186,18 @@ async def refuse_connections(
 
 async def _restarted(current: Callable[[], int | None], old: int, timeout_s: float) -> bool:
     """Whether `current()` names a live process other than `old` within `timeout_s`."""
+
+    def again() -> bool:
+        pid = current()
+        return pid is not None and pid != old
+
+    return await _within(again, timeout_s)
+
+
+async def _within(condition: Callable[[], bool], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        pid = current()
-        if pid is not None and pid != old:
+        if condition():
             return True
         await asyncio.sleep(POLL_S)
     return False
