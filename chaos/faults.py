@@ -151,7 +151,7 @@ def _postmaster_runs(data_dir: Path) -> bool:
         pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return False
-    return psutil.pid_exists(pid)
+    return bool(psutil.pid_exists(pid))
 
 
 def _first_line(exc: BaseException) -> str:
