@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         except SeedError as exc:
             console.print(f"seeding failed: {exc}", markup=False)
             return 2
+        except Exception:
+            console.print("the run could not be completed:")
+            console.print_exception()
+            return 2
     finally:
         stack.stop()
         say(f"done in {time.monotonic() - began:.0f}s; logs in {workdir / 'logs'}")
