@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 
 from chaos.client import SYNC_KINDS, Command
 from chaos.faults import FaultRecord
+from chaos.org import OWNER_REGION
 from chaos.snapshot import Snapshot, StoredEvent
 from services.collab_svc.application.timeline import KINDS as TIMELINE_KINDS
 
 SHOWN = 5
-#: the region that owns every account deals are opened on
-DEAL_REGION = "east"
 
 
 @dataclass
@@ -131,7 +130,7 @@ def projection_checks(snap: Snapshot) -> list[Check]:
 
     # conflicts: one per activity by a region not owning the deal's account, none otherwise
     activities = [e.payload for e in pipeline if e.name == "ActivityLogged"]
-    conflicting = {a["activity_id"] for a in activities if a.get("actor_region") != DEAL_REGION}
+    conflicting = {a["activity_id"] for a in activities if a.get("actor_region") != OWNER_REGION}
     rows = Counter(snap.conflict_activity_ids)
     detected = Counter(
         str(e.payload.get("activity_id")) for e in collab if e.name == "CrossRegionConflictDetected"

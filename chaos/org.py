@@ -12,6 +12,8 @@ from chaos.client import Client, Command
 from chaos.stack import ACTORS, Stack
 
 REGIONS = ("east", "south", "north")
+#: the region every account starts in; deals are opened only on accounts that stay with it
+OWNER_REGION = "east"
 LEARN_TIMEOUT_S = 60.0
 
 
@@ -44,46 +46,36 @@ class World:
         return self.counter
 
 
-async def _must(client: Client, command: Command) -> Command:
-    await client.send(command)
+async def _admin(client: Client, kind: str, path: str, body: dict[str, str], event: str) -> None:
+    """A collab command of the set-up, which must succeed for the run to mean anything."""
+    command = await client.send(Command(kind, "collab", path, body, "admin", (event,)))
     if not command.succeeded:
         raise SeedError(
-            f"{command.kind} {command.path}: {command.status} {command.response!r} "
-            f"(attempts {command.attempts})"
+            f"{kind} {path}: {command.status} {command.response!r} (attempts {command.attempts})"
         )
-    return command
 
 
 async def seed(client: Client, stack: Stack, accounts: int, transfer_accounts: int) -> World:
     for region in REGIONS:
         body = {"region_id": region, "name": region.title()}
-        await _must(
-            client,
-            Command("define_region", "collab", "/org/regions", body, "admin", ("RegionDefined",)),
-        )
+        await _admin(client, "define_region", "/org/regions", body, "RegionDefined")
         body = {"team_id": f"{region}-1", "region_id": region, "name": f"{region} team"}
-        await _must(
-            client, Command("form_team", "collab", "/org/teams", body, "admin", ("TeamFormed",))
-        )
+        await _admin(client, "form_team", "/org/teams", body, "TeamFormed")
     for name in ("east_rep", "south_rep", "north_rep"):
         sub, role, region, team = ACTORS[name]
         body = {"member_id": sub, "name": sub, "role": role, "region_id": region, "team_id": team}
-        await _must(
-            client,
-            Command("assign_member", "collab", "/org/members", body, "admin", ("MemberAssigned",)),
-        )
+        await _admin(client, "assign_member", "/org/members", body, "MemberAssigned")
     world = World(
         stable_accounts=[f"acc-{i}" for i in range(accounts)],
-        owners={f"moving-{i}": "east" for i in range(transfer_accounts)},
+        owners={f"moving-{i}": OWNER_REGION for i in range(transfer_accounts)},
     )
     for account_id in [*world.stable_accounts, *world.owners]:
-        body = {"account_id": account_id, "name": f"{account_id} Co.", "owning_region": "east"}
-        await _must(
-            client,
-            Command(
-                "register_account", "collab", "/accounts", body, "admin", ("AccountRegistered",)
-            ),
-        )
+        body = {
+            "account_id": account_id,
+            "name": f"{account_id} Co.",
+            "owning_region": OWNER_REGION,
+        }
+        await _admin(client, "register_account", "/accounts", body, "AccountRegistered")
     await _wait_until_known(stack, len(world.stable_accounts) + len(world.owners))
     for account_id in world.stable_accounts:
         await open_deal(client, world, account_id)

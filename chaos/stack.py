@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from bench.infra import asyncpg_dsn
 from shared.auth import issue_token
 from shared.runtime.embedded import EmbeddedKafka, EmbeddedPostgres, with_database
@@ -81,7 +83,7 @@ class Stack:
         return asyncpg_dsn(self.runtime.database_urls[service])
 
     def database(self, service: str) -> str:
-        return self.dsn(service).split("?", 1)[0].rsplit("/", 1)[1]
+        return str(make_url(self.runtime.database_urls[service]).database)
 
     @property
     def maintenance_dsn(self) -> str:
