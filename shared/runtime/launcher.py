@@ -261,7 +261,9 @@ class Runtime:
     def pid(self, service: str) -> int | None:
         """The process id of a running service (it changes when the supervisor restarts it)."""
         child = self._children.get(service)
-        return child.process.pid if child is not None else None
+        if child is None or child.process.poll() is not None:
+            return None
+        return child.process.pid
 
     def exit_code(self, service: str) -> int | None:
         child = self._children.get(service)
