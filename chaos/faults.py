@@ -34,27 +34,40 @@ class FaultRecord:
     notes: list[str] = field(default_factory=list)
 
 
-async def all_ready(stack: Stack, timeout_s: float) -> bool:
+async def unready(stack: Stack, timeout_s: float) -> dict[str, str]:
+    """Waits until every service answers /readyz 200; what was still not ready at the deadline."""
     deadline = time.monotonic() + timeout_s
+    waiting: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=2.0) as http:
         while time.monotonic() < deadline:
-            answers = []
+            waiting = {}
             for svc in stack.services:
                 try:
-                    answers.append((await http.get(f"{stack.url(svc)}/readyz")).status_code)
-                except httpx.HTTPError:
-                    answers.append(0)
-            if all(code == 200 for code in answers):
-                return True
+                    answer = await http.get(f"{stack.url(svc)}/readyz")
+                except httpx.HTTPError as exc:
+                    waiting[svc] = type(exc).__name__
+                    continue
+                if answer.status_code != 200:
+                    waiting[svc] = f"{answer.status_code} {answer.text[:300]}"
+            if not waiting:
+                return {}
             await asyncio.sleep(POLL_S)
-    return False
+    return waiting
+
+
+async def all_ready(stack: Stack, timeout_s: float) -> bool:
+    return not await unready(stack, timeout_s)
 
 
 async def _recovered(record: FaultRecord, stack: Stack, began: float, timeout_s: float) -> None:
-    if await all_ready(stack, timeout_s):
+    waiting = await unready(stack, timeout_s)
+    if not waiting:
         record.recovered_s = round(time.monotonic() - began, 1)
     else:
-        record.problems.append(f"services not all ready {timeout_s:.0f}s after the fault")
+        detail = "; ".join(f"{svc}: {why}" for svc, why in sorted(waiting.items()))
+        record.problems.append(
+            f"services not all ready {timeout_s:.0f}s after the fault ({detail})"
+        )
 
 
 async def kill_service(

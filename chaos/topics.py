@@ -17,6 +17,11 @@ KNOWN_GROUPS: dict[str, tuple[str, ...]] = {
     "pipeline-collab": ("collab",),
     "collab-timeline": ("pipeline", "collab"),
     "collab-conflicts": ("pipeline", "collab"),
+    "scoring-pipeline": ("pipeline",),
+    "scoring-collab": ("collab",),
+    "alert-pipeline": ("pipeline",),
+    "alert-org": ("collab",),
+    "alert-webhooks": ("alert",),
 }
 READ_TIMEOUT_S = 60.0
 
