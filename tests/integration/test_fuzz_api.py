@@ -46,9 +46,13 @@ from shared.identity import ROLES
 from shared.settings import DEV_JWT_SECRET
 from tests.infra import unique_name
 
-pytestmark = pytest.mark.integration
+#: about half a minute per service on two idle cores; a loaded CI machine gets more room
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-EXAMPLES = int(os.environ.get("SIGHTLINE_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("SIGHTLINE_FUZZ_EXAMPLES", "15"))
+STATEFUL_EXAMPLES = max(1, EXAMPLES // 3)
+#: the widest writer and the narrowest member: their sequences reach the most and the least
+STATEFUL_ROLES = ("admin", "rep")
 #: unknown query parameters are ignored (FastAPI's way), so negative-data rejection is not asked
 CHECKS = [
     not_a_server_error,
@@ -228,7 +232,35 @@ def fuzz(url: str, known: dict[str, str]) -> list[str]:
                     # nothing to get wrong: the operation takes no parameters and no body
                 except Exception as exc:
                     failures.append(f"{operation.label} [{mode.value}]: {exc}"[:3000])
+    for role in STATEFUL_ROLES:
+        try:
+            sequences(schema, url, session, role)
+        except Exception as exc:
+            failures.append(f"stateful sequences as {role}: {exc}"[:3000])
     return failures
+
+
+def sequences(schema: Any, url: str, session: requests.Session, role: str) -> None:
+    """The stateful phase: chains of calls that feed one answer's ids into the next call."""
+    headers = {"Authorization": f"Bearer {TOKENS[role]}"}
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": url, "session": session, "headers": headers}
+
+        def validate_response(self, response: Any, case: Any, *_: Any, **__: Any) -> None:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    Sequences.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 def examples(strategy: Any, url: str, session: requests.Session) -> None:
