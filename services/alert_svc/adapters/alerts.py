@@ -43,20 +43,18 @@ class AlertViews:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def raised(self, e: av.AlertRaised) -> None:
+    async def raised(self, events: Sequence[av.AlertRaised]) -> None:
+        if not events:
+            return
+        include = {
+            "alert_id", "rule_id", "rule_name", "message", "opportunity_id", "account_id",
+            "region", "team", "owner_id", "recipients", "severity", "action", "started_at",
+            "due_at", "raised_at", "report_id",
+        }  # fmt: skip
         await self._conn.execute(
             INSERT_ALERT,
-            {
-                **e.model_dump(
-                    include={
-                        "alert_id", "rule_id", "rule_name", "message", "opportunity_id",
-                        "account_id", "region", "team", "owner_id", "recipients", "severity",
-                        "action", "started_at", "due_at", "raised_at", "report_id",
-                    }
-                ),
-                "rank": SEVERITY_RANK[e.severity],
-            },
-        )  # fmt: skip
+            [{**e.model_dump(include=include), "rank": SEVERITY_RANK[e.severity]} for e in events],
+        )
 
     async def changed(self, alert: Alert) -> None:
         """Apply the aggregate's latest acknowledgement or resolution."""

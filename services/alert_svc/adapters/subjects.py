@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.alert_svc.domain.report import Medians
-from services.alert_svc.domain.routing import Directory, Member
+from services.alert_svc.domain.routing import Member
 from services.alert_svc.domain.subject import Subject
 from shared.contracts.playbook import PlaybookDefinition
 from shared.events.base import DomainEvent
@@ -41,11 +40,6 @@ SAVE_MEMBER = text(
     " role = EXCLUDED.role, region = EXCLUDED.region, team = EXCLUDED.team,"
     " manager_id = EXCLUDED.manager_id, occurred_at = EXCLUDED.occurred_at"
     " WHERE alert_members.occurred_at <= EXCLUDED.occurred_at"
-)
-ROUTING_MEMBERS = text(
-    "SELECT member_id, role, region, team, manager_id FROM alert_members WHERE member_id = :owner"
-    " OR member_id = (SELECT manager_id FROM alert_members WHERE member_id = :owner)"
-    " OR (role = 'supervisor' AND team = :team) OR (role = 'regional_manager' AND region = :region)"
 )
 BELOW = text(
     "WITH RECURSIVE below(member_id) AS (SELECT CAST(:me AS text) UNION SELECT m.member_id"
@@ -105,11 +99,6 @@ class SubjectViews:
                 "at": at,
             },
         )
-
-    async def summary(self, opportunity_id: str) -> dict[str, Any] | None:
-        sql = text("SELECT * FROM alert_opportunities WHERE opportunity_id = :o")
-        row = (await self._conn.execute(sql, {"o": opportunity_id})).first()
-        return dict(row._mapping) if row else None
 
     async def open_ids(self) -> list[str]:
         sql = text("SELECT opportunity_id FROM alert_opportunities WHERE status = 'open'")
@@ -190,14 +179,6 @@ class SubjectViews:
                 "manager": m.manager_id,
                 "at": at,
             },
-        )
-
-    async def directory_for(self, owner_id: str, team: str, region: str) -> Directory:
-        rows = await self._conn.execute(
-            ROUTING_MEMBERS, {"owner": owner_id, "team": team, "region": region}
-        )
-        return Directory(
-            [Member(r.member_id, r.role, r.region, r.team, r.manager_id) for r in rows]
         )
 
     async def below(self, member_id: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from services.alert_svc.adapters.deadlines import Deadline
 from services.alert_svc.adapters.rules import StoredRule
@@ -16,7 +17,6 @@ from services.alert_svc.domain.errors import AlertNotFoundError
 from services.alert_svc.domain.timer import in_business_order
 from shared.context import Context
 from shared.contracts import alert as av
-from shared.errors import ConcurrencyError
 from shared.events.base import DomainEvent
 from shared.events.envelope import Metadata, NewEvent
 from shared.observability import EVENTS_APPENDED
@@ -44,30 +44,24 @@ async def load(tx: Stores, alert_id: str) -> Alert:
     return alert
 
 
-async def fire(tx: Stores, d: Deadline, rule: StoredRule | None, now: datetime) -> str | None:
-    """Raise the alert of one claimed deadline (and its report); None if it no longer applies."""
-    subject = await tx.subjects.summary(d.opportunity_id)
-    if rule is None or not rule.enabled or subject is None or subject["status"] != "open":
-        await tx.deadlines.cancel(d.rule_id, d.opportunity_id)
-        return None
+def _raised(
+    d: Deadline, rule: StoredRule, subject: dict[str, Any], to: list[str], now: datetime
+) -> av.AlertRaised:
     definition = rule.definition
-    owner, team, region = subject["owner_id"], subject["team"], subject["region"]
-    directory = await tx.subjects.directory_for(owner, team, region)
-    to = routing.recipients(definition.route_to, owner, team, region, directory)
     alert_id = alert_id_for(d)
     report_id = (
         str(uuid.uuid5(ALERT_IDS, f"report|{alert_id}"))
         if definition.action == "risk_report"
         else None
     )
-    raised = av.AlertRaised(
+    return av.AlertRaised(
         occurred_at=now,
         alert_id=alert_id,
         opportunity_id=d.opportunity_id,
         account_id=subject["account_id"],
-        region=region,
-        team=team,
-        owner_id=owner,
+        region=subject["region"],
+        team=subject["team"],
+        owner_id=subject["owner_id"],
         rule_id=d.rule_id,
         rule_version=rule.version,
         rule_name=definition.name,
@@ -81,17 +75,6 @@ async def fire(tx: Stores, d: Deadline, rule: StoredRule | None, now: datetime) 
         raised_at=now,
         report_id=report_id,
     )
-    meta = Metadata(actor=SYSTEM, region=region, correlation_id=alert_id)
-    try:
-        await _append(tx, stream_id(alert_id), STREAM_TYPE, 0, raised, raised.account_id, meta)
-    except ConcurrencyError:
-        await tx.deadlines.fired(d, now, alert_id)  # fired before: never twice
-        return None
-    await tx.alerts.raised(raised)
-    if report_id is not None:
-        await generate_report(tx, raised, report_id, now, meta)
-    await tx.deadlines.fired(d, now, alert_id)
-    return alert_id
 
 
 async def generate_report(
@@ -124,16 +107,48 @@ async def generate_report(
 
 
 async def fire_due(tx: Stores, now: datetime, limit: int) -> tuple[int, int]:
-    """Claim due deadlines (SKIP LOCKED) and fire them; returns (claimed, raised)."""
+    """Claim due deadlines (SKIP LOCKED) and raise their alerts, set-based, in the caller's
+    transaction; returns (claimed, raised). A deadline whose rule is gone or disabled, or whose
+    deal is closed, is cancelled instead."""
     claimed = await tx.deadlines.claim_due(now, limit)
-    rules: dict[str, StoredRule | None] = {}
-    raised = 0
+    if not claimed:
+        return 0, 0
+    rules = {rule_id: await tx.rules.get(rule_id) for rule_id in {d.rule_id for d in claimed}}
+    subjects = await tx.firings.subjects([d.opportunity_id for d in claimed])
+    directory = await tx.firings.directory(
+        sorted({s["owner_id"] for s in subjects.values()}),
+        sorted({s["team"] for s in subjects.values()}),
+        sorted({s["region"] for s in subjects.values()}),
+    )
+    planned: list[tuple[Deadline, av.AlertRaised]] = []
+    dropped: list[tuple[Deadline, str | None]] = []
     for d in claimed:
-        if d.rule_id not in rules:
-            rules[d.rule_id] = await tx.rules.get(d.rule_id)
-        if await fire(tx, d, rules[d.rule_id], now) is not None:
-            raised += 1
-    return len(claimed), raised
+        rule, subject = rules[d.rule_id], subjects.get(d.opportunity_id)
+        if rule is None or not rule.enabled or subject is None or subject["status"] != "open":
+            dropped.append((d, None))
+            continue
+        to = routing.recipients(
+            rule.definition.route_to,
+            subject["owner_id"],
+            subject["team"],
+            subject["region"],
+            directory,
+        )
+        planned.append((d, _raised(d, rule, subject, to, now)))
+    await tx.firings.set_state("cancelled", dropped, None)
+    meta = {
+        e.alert_id: Metadata(actor=SYSTEM, region=e.region, correlation_id=e.alert_id)
+        for _, e in planned
+    }
+    appended = await tx.firings.append_raised([e for _, e in planned], now, meta)
+    new = [e for _, e in planned if e.alert_id in appended]  # the others fired before
+    EVENTS_APPENDED.labels("alert", av.AlertRaised.event_name).inc(len(new))
+    await tx.alerts.raised(new)
+    for e in new:
+        if e.report_id is not None:
+            await generate_report(tx, e, e.report_id, now, meta[e.alert_id])
+    await tx.firings.set_state("fired", [(d, e.alert_id) for d, e in planned], now)
+    return len(claimed), len(new)
 
 
 async def resolve_open(

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.alert_svc.adapters.alerts import AlertViews, ReportViews
 from services.alert_svc.adapters.deadlines import Deadlines
+from services.alert_svc.adapters.firing import Firings
 from services.alert_svc.adapters.rules import RuleViews
 from services.alert_svc.adapters.subjects import SubjectViews
 from shared.clock import Clock
@@ -26,6 +27,7 @@ class Stores:
         self.deadlines = Deadlines(conn)
         self.alerts = AlertViews(conn)
         self.reports = ReportViews(conn)
+        self.firings = Firings(conn)
 
     @classmethod
     def on(cls, conn: AsyncConnection, registry: EventRegistry, clock: Clock) -> Stores:

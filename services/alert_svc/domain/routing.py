@@ -17,14 +17,22 @@ class Member:
     manager_id: str | None = None
 
 
-@dataclass(frozen=True)
 class Directory:
     """The part of the org directory a routing needs (learned from collab events)."""
 
-    members: Sequence[Member]
+    def __init__(self, members: Sequence[Member]) -> None:
+        self.members = list(members)
+        self._by_id = {m.member_id: m for m in self.members}
+        self._supervisors: dict[str, list[str]] = {}
+        self._managers: dict[str, list[str]] = {}
+        for m in sorted(self.members, key=lambda m: m.member_id):
+            if m.role == "supervisor":
+                self._supervisors.setdefault(m.team, []).append(m.member_id)
+            elif m.role == "regional_manager":
+                self._managers.setdefault(m.region, []).append(m.member_id)
 
     def get(self, member_id: str) -> Member | None:
-        return next((m for m in self.members if m.member_id == member_id), None)
+        return self._by_id.get(member_id)
 
     def supervisors_of(self, owner_id: str, team: str) -> list[str]:
         """The owner's manager when that is a supervisor, else the team's supervisors."""
@@ -33,14 +41,10 @@ class Directory:
             manager = self.get(owner.manager_id)
             if manager is None or manager.role == "supervisor":
                 return [owner.manager_id]
-        return sorted(
-            m.member_id for m in self.members if m.role == "supervisor" and m.team == team
-        )
+        return list(self._supervisors.get(team, []))
 
     def regional_managers(self, region: str) -> list[str]:
-        return sorted(
-            m.member_id for m in self.members if m.role == "regional_manager" and m.region == region
-        )
+        return list(self._managers.get(region, []))
 
 
 def recipients(

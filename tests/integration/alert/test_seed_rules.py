@@ -93,7 +93,7 @@ async def test_golden_72_hours_goes_to_owner_and_supervisor_and_an_interview_res
 async def test_an_interview_in_time_cancels_golden_72_hours(api: Api) -> None:
     org = await api.org()
     deal = org.deal()
-    opened_at = api.clock.now() - timedelta(hours=80)
+    opened_at = api.clock.now() - timedelta(hours=40)
     await api.publish(
         "pipeline",
         deal.opened(opened_at),
