@@ -138,6 +138,15 @@ async def test_stage_stall_sends_a_risk_report_to_the_regional_manager(api: Api)
     )
     assert md.headers["content-type"].startswith("text/markdown")
     assert "## Stage history" in md.text and "price" in md.text
+    page_html = await api.client.get(
+        f"/reports/{alert['report_id']}", headers={**rm, "Accept": "text/html"}
+    )
+    assert page_html.headers["content-type"].startswith("text/html")
+    assert "<h2>Stage history</h2>" in page_html.text
+    stranger = api.as_("rm-z", "regional_manager", "elsewhere")
+    assert (
+        await api.client.get(f"/reports/{alert['report_id']}", headers=stranger)
+    ).status_code == 404
     page = await api.ok("GET", "/reports", rm, params={"opportunity_id": opp})
     assert [r["report_id"] for r in page["items"]] == [alert["report_id"]]
     bench = await api.ok("GET", "/workbench", rm)
