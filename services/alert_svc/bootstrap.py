@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import shared.contracts  # noqa: F401 - registers the event catalogue
 from services.alert_svc.application import rules
 from services.alert_svc.application.uow import AlertUnitOfWork
-from services.alert_svc.entrypoints.api import alerts, reports, workbench
+from services.alert_svc.entrypoints.api import alerts, reports, schemas, workbench
 from services.alert_svc.entrypoints.api import rules as rules_api
+from services.alert_svc.entrypoints.api.openapi import document_bodies
 from services.alert_svc.entrypoints.consumers import runners
 from services.alert_svc.entrypoints.scheduler import DeadlineScheduler
 from shared.clock import Clock, SystemClock
@@ -81,4 +82,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     for module in (rules_api, alerts, workbench, reports):
         app.include_router(module.router)
+    document_bodies(app, [schemas.RuleCreate, schemas.AcknowledgeBody, schemas.ResolveBody])
     return app
