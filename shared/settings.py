@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     #: how often time-driven workers (grant expiry, rule deadlines) look for due work
     scheduler_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
+    #: webhooks (alert_svc): the hosts partner endpoints may use, comma-separated `host` or
+    #: `host:port` (`[v6]:port`); `*` admits any host whose addresses are all public. A private,
+    #: loopback or link-local address is refused unless that address itself is listed.
+    webhook_allowed_hosts: str = ""
+    #: topics the webhook dispatcher reads besides `alert.events` (comma-separated, full names)
+    webhook_extra_topics: str = ""
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    #: retry n waits base·2^(n−1) seconds (capped at max), jittered down to half of that
+    webhook_base_delay_s: float = Field(default=5.0, ge=0)
+    webhook_max_delay_s: float = Field(default=3600.0, ge=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    #: how often the delivery worker looks for due retries (NOTIFY wakes it for new ones)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 

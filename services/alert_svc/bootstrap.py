@@ -18,6 +18,7 @@ from services.alert_svc.entrypoints.api import rules as rules_api
 from services.alert_svc.entrypoints.api.openapi import document_bodies
 from services.alert_svc.entrypoints.consumers import runners
 from services.alert_svc.entrypoints.scheduler import DeadlineScheduler
+from services.alert_svc.webhooks import bootstrap as webhooks
 from shared.clock import Clock, SystemClock
 from shared.context import Context, context_for
 from shared.errors import ConcurrencyError
@@ -78,9 +79,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             "(工作台) and risk diagnosis reports (风险诊断报告). Commands accept `Idempotency-Key`."
         ),
         version="1.0.0",
-        lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
+        lifespan=service_lifespan(
+            settings, MIGRATIONS, clock, webhooks.around(settings, clock, setup)
+        ),
     )
-    for module in (rules_api, alerts, workbench, reports):
+    for module in (rules_api, alerts, workbench, reports, webhooks):
         app.include_router(module.router)
     document_bodies(app, [schemas.RuleCreate, schemas.AcknowledgeBody, schemas.ResolveBody])
     return app

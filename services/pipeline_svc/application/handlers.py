@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
@@ -45,6 +45,9 @@ async def load(uow: PipelineUnitOfWork, opportunity_id: str) -> Opportunity:
     opp = Opportunity.fold(opportunity_id, [e.event for e in envelopes])
     if not opp.exists:
         raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+    # ownership follows the account; the shared row lock holds a transfer back until we commit,
+    # so the list view row written below never carries a region the transfer already replaced
+    opp.owned_by(await uow.directory.owning_region(opp.account_id, lock=True))
     return opp
 
 
@@ -109,6 +112,8 @@ async def _change(
     playbooks: Playbooks,
     decide: Callable[[Opportunity, PlaybookInForce], list[DomainEvent]],
     action: Action = "manage",
+    *,
+    moves_stage: bool = False,
 ) -> Outcome:
     opp = await load(uow, opportunity_id)
     await authorize(uow, ctx, opp, action)
@@ -117,7 +122,7 @@ async def _change(
             f"If-Match expects version {ctx.expected_version}; the opportunity is at {opp.version}",
             current_version=opp.version,
         )
-    pb = await playbooks.current(uow)
+    pb = await (playbooks.for_stage_move(uow) if moves_stage else playbooks.current(uow))
     events = decide(opp, pb)
     outcome = await record(uow, opp, events, ctx, pb)
     blocked = next((e for e in events if isinstance(e, StageAdvanceBlocked)), None)
@@ -133,17 +138,12 @@ async def _change(
     return Outcome(outcome.view, outcome.version, refusal)
 
 
-async def deal_region(uow: PipelineUnitOfWork, opp: Opportunity) -> str:
-    """The region that owns the deal's account now (collab's word), else the deal's own."""
-    return await uow.directory.owning_region(opp.account_id) or opp.region
-
-
 async def authorize(
     uow: PipelineUnitOfWork, ctx: Context, opp: Opportunity, action: Action
 ) -> None:
     """Region isolation first (the account's owner as collab says), then role and ownership."""
     actor = ctx.actor
-    region = await deal_region(uow, opp)
+    region = opp.region
     if action == "contact" and actor.region != region:
         granted = await uow.directory.has_grant(opp.account_id, actor.sub, ctx.now)
         if permissions.may_log_contact(actor, region, opp.team, opp.owner_id, granted):
@@ -218,20 +218,20 @@ async def advance_stage(
         ctx,
         playbooks,
         lambda opp, pb: opp.advance(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
+        moves_stage=True,
     )
 
 
 async def reassign(
     cmd: c.ReassignOpportunity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
 ) -> Outcome:
-    return await _change(
-        cmd.opportunity_id,
-        uow,
-        ctx,
-        playbooks,
-        lambda opp, _pb: opp.reassign(cmd, ctx.actor, ctx.now),
-        "reassign",
-    )
+    member = await uow.directory.member(cmd.to_owner)
+
+    def decide(opp: Opportunity, _pb: PlaybookInForce) -> list[DomainEvent]:
+        team = permissions.reassign_target(member, cmd.to_owner, cmd.team, opp.region)
+        return opp.reassign(replace(cmd, team=team), ctx.actor, ctx.now)
+
+    return await _change(cmd.opportunity_id, uow, ctx, playbooks, decide, "reassign")
 
 
 async def close(

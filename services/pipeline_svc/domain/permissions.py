@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from services.pipeline_svc.domain.errors import NotPermittedError, RegionIsolationError
+from dataclasses import dataclass
+
+from services.pipeline_svc.domain.errors import (
+    MemberNotYetKnownError,
+    NotPermittedError,
+    RegionIsolationError,
+)
+from shared.errors import ValidationFailedError
 from shared.identity import Principal
+
+OWNER_ROLES = ("rep", "supervisor", "regional_manager")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the org directory as collab last said (MemberAssigned)."""
+
+    member_id: str
+    region: str
+    team: str
+    role: str
 
 
 def may_manage(actor: Principal, region: str, team: str, owner_id: str) -> bool:
@@ -72,3 +91,24 @@ def require_region(actor: Principal, account_id: str, owning_region: str) -> Non
             account_id=account_id,
             owning_region=owning_region,
         )
+
+
+def reassign_target(member: Member | None, to_owner: str, team: str | None, region: str) -> str:
+    """The team the deal goes to: the new owner's own, who must be a member of the deal's region."""
+    if member is None:
+        raise MemberNotYetKnownError(
+            f"member {to_owner} is not known to the pipeline yet (their assignment may still be "
+            "on its way from the collaboration service); retry in a few seconds",
+            member_id=to_owner,
+        )
+    if member.region != region or member.role not in OWNER_ROLES:
+        raise ValidationFailedError(
+            f"{to_owner} is a {member.role} of region {member.region}; a deal of region {region} "
+            "goes to a rep, supervisor or regional manager of that region",
+            field="to_owner",
+        )
+    if team is not None and team != member.team:
+        raise ValidationFailedError(
+            f"{to_owner} belongs to team {member.team}, not {team}", field="team"
+        )
+    return member.team

@@ -123,7 +123,7 @@ async def get_opportunity(
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         opp = await h.load(uow, opportunity_id)
-        region = await h.deal_region(uow, opp)
+        region = opp.region
         if not permissions.may_read(actor, region):
             raise NotPermittedError(f"the opportunity belongs to region {region}")
         pb = await svc.playbooks.current(uow)

@@ -90,10 +90,12 @@ class CloseRequest(Strict):
 
 
 class GateStatus(BaseModel):
-    next_stage: str
+    next_stage: str | None = Field(description="null when the deal's stage is not in the playbook")
     ready: bool
     missing: list[MissingItem]
     playbook_version: int
+    stage_in_playbook: bool = True
+    detail: str | None = None
 
 
 class OpportunityRead(BaseModel):
