@@ -7,12 +7,17 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from shared.delivery_cli import dead_letters_app, outbox_app
+
 app = typer.Typer(
     name="sightline",
     help="Sightline: run the four services locally and operate them.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(outbox_app, name="outbox")
 
 ServiceArg = Annotated[str, typer.Argument(help="pipeline, scoring, alert or collab")]
 
@@ -28,7 +33,9 @@ def up() -> None:
 @app.command()
 def token(
     sub: Annotated[str, typer.Option(help="user id (the `sub` claim)")],
-    role: Annotated[str, typer.Option(help="rep, supervisor, regional_manager, admin, partner")],
+    role: Annotated[
+        str, typer.Option(help="rep, supervisor, regional_manager, admin, partner, importer")
+    ],
     region: Annotated[str, typer.Option(help="sales region")],
     team: Annotated[str, typer.Option(help="team id")],
     ttl: Annotated[int, typer.Option(help="lifetime in seconds", min=1)] = 8 * 3600,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.business_time import BusinessTimePolicy
 
 ServiceName = Literal["pipeline", "scoring", "alert", "collab"]
 DEV_JWT_SECRET = "sightline-local-development-secret-change-me"  # noqa: S105 - local mode only
@@ -45,6 +49,8 @@ class Settings(BaseSettings):
     kafka_transactional_id: str | None = None
     consumer_max_attempts: int = 3
     relay_batch_size: int = 500
+    #: a relay batch also stops at this many bytes of payload (its memory stays bounded)
+    relay_batch_max_bytes: int = 4_000_000
     relay_poll_interval_s: float = 1.0
     #: after a broker lost its log (memory storage restarted), publish the event log again
     republish_on_empty_broker: bool = True
@@ -56,10 +62,19 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    #: seconds a token is still accepted after its `exp` (clock differences with the issuer)
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300)
+
+    #: how far back reps and managers may date an activity (`occurred_at`, a call logged late)
+    backdate_window_days: float = 30.0
+    #: how far ahead of the server's clock a given `occurred_at` may lie (callers' clock skew)
+    clock_skew_s: float = 300.0
 
     idempotency_ttl_hours: float = 72.0
     #: how often time-driven workers (grant expiry, rule deadlines) look for due work
     scheduler_interval_s: float = 5.0
+    #: the organisation's time zone: ISO weeks, months and quarters of scores and KPIs
+    timezone: str = "Asia/Shanghai"
     max_body_bytes: int = 1_000_000
     #: webhooks (alert_svc): the hosts partner endpoints may use, comma-separated `host` or
     #: `host:port` (`[v6]:port`); `*` admits any host whose addresses are all public. A private,
@@ -78,6 +93,16 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     @model_validator(mode="after")
+    def _known_timezone(self) -> Settings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"SIGHTLINE_TIMEZONE {self.timezone!r} is not a known time zone"
+            ) from None
+        return self
+
+    @model_validator(mode="after")
     def _asyncpg_url(self) -> Settings:
         """Accept the plain `postgresql://` form too; the services talk through asyncpg."""
         url = self.database_url
@@ -90,6 +115,11 @@ class Settings(BaseSettings):
         if self.jwt_algorithm == "RS256":
             if not self.jwks_url:
                 raise ValueError("RS256 needs SIGHTLINE_JWKS_URL")
+            if not (self.jwt_audience and self.jwt_issuer):
+                raise ValueError(
+                    "RS256 against a JWKS needs SIGHTLINE_JWT_AUDIENCE and SIGHTLINE_JWT_ISSUER: "
+                    "an identity provider signs tokens for other audiences too"
+                )
             return self
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
         if self.environment == "local":
@@ -114,6 +144,12 @@ class Settings(BaseSettings):
     def source(self) -> str:
         """CloudEvents `source` of this service's events."""
         return f"/sightline/{self.service}"
+
+    def business_time_policy(self) -> BusinessTimePolicy:
+        return BusinessTimePolicy(
+            backdate_window=timedelta(days=self.backdate_window_days),
+            future_skew=timedelta(seconds=self.clock_skew_s),
+        )
 
     def secret(self) -> str:
         assert self.jwt_secret is not None

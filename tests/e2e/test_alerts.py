@@ -1,6 +1,7 @@
-"""Alerts through the real processes: history opened with backdated business time through the
-pipeline's REST API fires the seed rules at once, to the right people; an interview logged
-through the pipeline resolves them; AlertRaised reaches `alert.events` as a CloudEvent."""
+"""Alerts through the real processes: an importer loads a deal's history with backdated
+business time through the pipeline's REST API; the seed rules fire at once to the right
+people (a risk report for the stalled stage), an interview logged by the rep resolves the
+contact rules, and the alert events reach `alert.events` as CloudEvents."""
 
 from __future__ import annotations
 
@@ -14,11 +15,21 @@ import pytest
 import shared.contracts  # noqa: F401
 from shared.events.cloudevents import decode
 from shared.events.registry import registry
-from tests.e2e.conftest import Stack
-from tests.e2e.flows import ADMIN, EAST_REP, EAST_SUP, ok, register_account, set_up_org, until
+from tests.e2e.conftest import Stack, auth
+from tests.e2e.flows import (
+    ADMIN,
+    EAST_REP,
+    EAST_RM,
+    EAST_SUP,
+    ok,
+    register_account,
+    set_up_org,
+    until,
+)
 from tests.support import header, read_topic
 
 pytestmark = pytest.mark.e2e
+IMPORTER = auth("history-import", "importer", "east", "import")
 
 
 def member(stack: Stack, member_id: str, role: str, manager: str | None = None) -> None:
@@ -33,56 +44,87 @@ def member(stack: Stack, member_id: str, role: str, manager: str | None = None) 
     ok(httpx.post(f"{stack.url('collab')}/org/members", json=body, headers=ADMIN, timeout=10), 201)
 
 
-def open_backdated(stack: Stack, account_id: str, opened_at: datetime) -> dict[str, Any]:
+def import_deal(stack: Stack, account_id: str, opened_at: datetime) -> str:
+    """Opened for rep-east, a call the next day, then the first stage left 20 days later."""
     body = {
         "account_id": account_id,
         "title": "imported lead",
+        "owner_id": "rep-east",
+        "region": "east",
+        "team": "east-1",
         "amount": "800000",
         "expected_close_date": "2027-06-30",
         "occurred_at": opened_at.isoformat(),
     }
+    url = stack.url("pipeline")
 
     def attempt() -> dict[str, Any] | None:
-        r = httpx.post(
-            f"{stack.url('pipeline')}/opportunities", json=body, headers=EAST_REP, timeout=10
-        )
+        r = httpx.post(f"{url}/opportunities", json=body, headers=IMPORTER, timeout=10)
         if r.status_code == 409 and r.json()["type"].endswith("account-not-yet-known"):
             return None
         return ok(r, 201)  # type: ignore[no-any-return]
 
-    return until(attempt)  # type: ignore[no-any-return]
+    oid: str = until(attempt)["id"]
+    call = {"kind": "call", "summary": "first call", "occurred_at": day(opened_at, 1)}
+    ok(httpx.post(f"{url}/opportunities/{oid}/activities", json=call, headers=IMPORTER))
+    advance = {"occurred_at": day(opened_at, 20)}
+    moved = ok(httpx.post(f"{url}/opportunities/{oid}/advance", json=advance, headers=IMPORTER))
+    assert moved["stage"] == "initial_contact"
+    return oid
 
 
-def alerts(stack: Stack, opp: str, status: str | None = None) -> dict[str, dict[str, Any]]:
-    params = {"opportunity_id": opp, **({"status": status} if status else {})}
-    page = ok(
-        httpx.get(f"{stack.url('alert')}/alerts", params=params, headers=EAST_SUP, timeout=10)
-    )
-    return {a["rule_id"]: a for a in page["items"]}
+def day(start: datetime, n: int) -> str:
+    return (start + timedelta(days=n)).isoformat()
 
 
-def test_backdated_history_fires_the_seed_rules_and_an_interview_resolves_them(
+def alerts(stack: Stack, opp: str, who: dict[str, str], **params: str) -> list[dict[str, Any]]:
+    query = {"opportunity_id": opp, "limit": "100", **params}
+    page = ok(httpx.get(f"{stack.url('alert')}/alerts", params=query, headers=who, timeout=10))
+    return page["items"]  # type: ignore[no-any-return]
+
+
+def raised(stack: Stack, opp: str, rule: str, who: dict[str, str], due: datetime) -> Any:
+    """The open alert of `rule` due at `due` (a late contact may have resolved an earlier one)."""
+
+    def find() -> dict[str, Any] | None:
+        for a in alerts(stack, opp, who, rule_id=rule, status="raised"):
+            if datetime.fromisoformat(a["due_at"]) == due:
+                return a
+        return None
+
+    return until(find, timeout_s=60)
+
+
+def test_imported_history_fires_the_seed_rules_and_an_interview_resolves_them(
     stack: Stack,
 ) -> None:
     set_up_org(stack)
-    member(stack, "sup-east", "supervisor")
+    member(stack, "rm-east", "regional_manager")
+    member(stack, "sup-east", "supervisor", manager="rm-east")
     member(stack, "rep-east", "rep", manager="sup-east")
     # routing reads the directory when an alert fires: the members are published before the
     # account, and the deal opens only once the pipeline has consumed the account from the
-    # same topic; alert_svc's group (alert-org) reads those same messages meanwhile (the
-    # embedded broker's committed offsets are no reliable signal to wait on)
+    # same topic; alert_svc's group (alert-org) reads those same messages meanwhile
     register_account(stack, "imported-co")
-    opened_at = (datetime.now(UTC) - timedelta(days=8)).replace(microsecond=0)
-    oid = open_backdated(stack, "imported-co", opened_at)["id"]
+    opened = (datetime.now(UTC) - timedelta(days=40)).replace(microsecond=0)
+    oid = import_deal(stack, "imported-co", opened)
 
-    raised = until(lambda: len(alerts(stack, oid)) == 2 and alerts(stack, oid), timeout_s=60)
-    gap, golden = raised["follow-up-gap"], raised["golden-72-hours"]
-    assert datetime.fromisoformat(gap["due_at"]) == opened_at + timedelta(days=7)
-    assert gap["recipients"] == ["sup-east"] and gap["message"] == "supervisor intervention"
-    assert datetime.fromisoformat(golden["due_at"]) == opened_at + timedelta(hours=72)
+    stall = raised(stack, oid, "stage-stall", EAST_RM, opened + timedelta(days=34))
+    assert stall["recipients"] == ["rm-east"] and stall["action"] == "risk_report"
+    golden = raised(stack, oid, "golden-72-hours", EAST_SUP, opened + timedelta(hours=72))
     assert golden["recipients"] == ["rep-east", "sup-east"]
-    bench = ok(httpx.get(f"{stack.url('alert')}/workbench", headers=EAST_SUP, timeout=10))
-    assert {gap["alert_id"], golden["alert_id"]} <= {i["alert_id"] for i in bench["items"]}
+    gap = raised(stack, oid, "follow-up-gap", EAST_SUP, opened + timedelta(days=8))
+    assert gap["recipients"] == ["sup-east"] and gap["message"] == "supervisor intervention"
+    assert alerts(stack, oid, EAST_REP, rule_id="stage-stall") == []  # not addressed to the rep
+
+    report = ok(
+        httpx.get(f"{stack.url('alert')}/reports/{stall['report_id']}", headers=EAST_RM, timeout=10)
+    )
+    lead, current = report["content"]["stage_history"]
+    assert (lead["stage"], lead["days"]) == ("lead", 20.0)
+    assert current["stage"] == "initial_contact" and current["left_at"] is None
+    bench = ok(httpx.get(f"{stack.url('alert')}/workbench", headers=EAST_RM, timeout=10))
+    assert stall["alert_id"] in {i["alert_id"] for i in bench["items"]}
 
     interview = {"kind": "interview", "contacts": ["Plant manager"], "summary": "needs interview"}
     ok(
@@ -93,20 +135,28 @@ def test_backdated_history_fires_the_seed_rules_and_an_interview_resolves_them(
             timeout=10,
         )
     )
-    resolved = until(lambda: len(alerts(stack, oid, "resolved")) == 2 and alerts(stack, oid))
-    assert {a["resolution_reason"] for a in resolved.values()} == {"interview held"}
+
+    def resolved() -> dict[str, str] | None:
+        found = {
+            a["alert_id"]: a["resolution_reason"]
+            for a in alerts(stack, oid, EAST_SUP, status="resolved")
+        }
+        return found if {gap["alert_id"], golden["alert_id"]} <= set(found) else None
+
+    reasons = until(resolved, timeout_s=60)
+    assert reasons[gap["alert_id"]] == reasons[golden["alert_id"]] == "interview held"
+    assert alerts(stack, oid, EAST_RM, rule_id="stage-stall", status="raised")  # still stalled
 
     topic = f"{stack.topic_prefix}alert.events"
-    ids = {gap["alert_id"], golden["alert_id"]}
+    subjects = {f"alert-{stall['alert_id']}", f"report-{stall['report_id']}"}
 
     def complete(records: list[Any]) -> bool:
-        seen = {header(r, "ce_subject") for r in records}
-        return all(f"alert-{i}" in seen for i in ids)
+        return subjects <= {header(r, "ce_subject") for r in records}
 
     records = asyncio.run(read_topic(stack.runtime.bootstrap, topic, complete, timeout_s=30))
-    ours = [r for r in records if header(r, "ce_subject") in {f"alert-{i}" for i in ids}]
-    raised_events = [decode(r.headers, r.value, registry) for r in ours]
-    assert {e.event.event_name for e in raised_events} >= {"AlertRaised"}
+    ours = [r for r in records if header(r, "ce_subject") in subjects]
+    names = {decode(r.headers, r.value, registry).event.event_name for r in ours}
+    assert names == {"AlertRaised", "RiskReportGenerated"}
     for r in ours:
         assert r.key == b"imported-co"
         assert header(r, "ce_region") == "east"

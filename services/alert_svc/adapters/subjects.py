@@ -15,6 +15,7 @@ from services.alert_svc.domain.report import Medians
 from services.alert_svc.domain.routing import Member
 from services.alert_svc.domain.subject import Subject
 from shared.contracts.playbook import PlaybookDefinition
+from shared.contracts.scoring import HealthScoreComputed
 from shared.events.base import DomainEvent
 from shared.events.registry import EventRegistry
 
@@ -40,6 +41,15 @@ SAVE_MEMBER = text(
     " role = EXCLUDED.role, region = EXCLUDED.region, team = EXCLUDED.team,"
     " manager_id = EXCLUDED.manager_id, occurred_at = EXCLUDED.occurred_at"
     " WHERE alert_members.occurred_at <= EXCLUDED.occurred_at"
+)
+SAVE_HEALTH = text(
+    "INSERT INTO alert_health (member_id, week, week_ends_at, revision, score, components)"
+    " VALUES (:m, :week, :ends, :revision, :score, CAST(:components AS jsonb))"
+    " ON CONFLICT (member_id) DO UPDATE SET week = EXCLUDED.week,"
+    " week_ends_at = EXCLUDED.week_ends_at, revision = EXCLUDED.revision,"
+    " score = EXCLUDED.score, components = EXCLUDED.components"
+    " WHERE (alert_health.week_ends_at, alert_health.revision)"
+    " < (EXCLUDED.week_ends_at, EXCLUDED.revision)"
 )
 BELOW = text(
     "WITH RECURSIVE below(member_id) AS (SELECT CAST(:me AS text) UNION SELECT m.member_id"
@@ -180,6 +190,29 @@ class SubjectViews:
                 "at": at,
             },
         )
+
+    async def save_health(self, e: HealthScoreComputed) -> None:
+        """A rep's latest closed week (a later week, or a later revision of it, wins)."""
+        await self._conn.execute(
+            SAVE_HEALTH,
+            {
+                "m": e.scope_id,
+                "week": e.week,
+                "ends": e.week_ends_at,
+                "revision": e.revision,
+                "score": e.score,
+                "components": json.dumps({c.key: c.value for c in e.components}),
+            },
+        )
+
+    async def health(self, member_id: str) -> dict[str, float] | None:
+        """The rep's latest score and its components, or None if scoring published none."""
+        sql = text("SELECT score, components FROM alert_health WHERE member_id = :m")
+        row = (await self._conn.execute(sql, {"m": member_id})).first()
+        if row is None:
+            return None
+        found = {k: float(v) for k, v in dict(row.components).items()}
+        return {**({"score": float(row.score)} if row.score is not None else {}), **found}
 
     async def below(self, member_id: str) -> list[str]:
         """The member and everyone who reports to them, directly or up a chain."""

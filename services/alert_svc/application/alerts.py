@@ -88,6 +88,7 @@ async def generate_report(
         now,
         playbook=playbook,
         medians=await tx.subjects.medians(raised.team, raised.region),
+        health=await tx.subjects.health(raised.owner_id),
     )
     event = av.RiskReportGenerated(
         occurred_at=now,

@@ -15,6 +15,7 @@ from services.alert_svc.domain.timer import Timer, in_business_order, resolution
 from shared.clock import Clock
 from shared.contracts import collab as cv
 from shared.contracts import pipeline as pv
+from shared.contracts import scoring as sc
 from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope, Metadata
 from shared.events.registry import EventRegistry
@@ -32,6 +33,7 @@ PIPELINE_EVENTS = (
     "OpportunityLost",
 )
 ORG_EVENTS = ("MemberAssigned",)
+SCORING_EVENTS = ("HealthScoreComputed",)
 
 
 def fold(opportunity_id: str, events: list[DomainEvent], until: datetime | None = None) -> Subject:
@@ -43,7 +45,7 @@ def fold(opportunity_id: str, events: list[DomainEvent], until: datetime | None 
 
 
 class Projector:
-    """The handlers of the `alert-pipeline` and `alert-org` consumer groups."""
+    """The handlers of the `alert-pipeline`, `alert-org` and `alert-scoring` consumer groups."""
 
     def __init__(self, registry: EventRegistry, clock: Clock) -> None:
         self._registry = registry
@@ -57,6 +59,11 @@ class Projector:
         if isinstance(e, cv.MemberAssigned):
             member = Member(e.member_id, e.role, e.region_id, e.team_id, e.manager_id)
             await self._stores(conn).subjects.save_member(member, e.occurred_at)
+
+    async def on_scoring(self, conn: AsyncConnection, env: Envelope) -> None:
+        e = env.event
+        if isinstance(e, sc.HealthScoreComputed) and e.scope == "rep":
+            await self._stores(conn).subjects.save_health(e)
 
     async def on_pipeline(self, conn: AsyncConnection, env: Envelope) -> None:
         e = env.event

@@ -79,6 +79,8 @@ class Opportunity:
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     stakeholders: dict[str, tuple[str, str]] = field(default_factory=dict)
     blocked_attempts: int = 0
+    #: business time of the stream's latest event (it never goes backwards)
+    last_occurred_at: datetime | None = None
 
     @classmethod
     def fold(cls, opportunity_id: str, events: list[DomainEvent]) -> Opportunity:
@@ -104,6 +106,8 @@ class Opportunity:
 
     def apply(self, e: DomainEvent) -> None:
         self.version += 1
+        if self.last_occurred_at is None or e.occurred_at > self.last_occurred_at:
+            self.last_occurred_at = e.occurred_at
         if isinstance(e, ev.OpportunityOpened):
             self.account_id, self.title, self.owner_id = e.account_id, e.title, e.owner_id
             self.region, self.team, self.amount = e.region, e.team, e.amount

@@ -26,8 +26,11 @@ class Member:
 
 
 def may_manage(actor: Principal, region: str, team: str, owner_id: str) -> bool:
-    """Reps their own deals; supervisors their team's; regional managers their region's."""
-    if actor.role == "admin":
+    """Reps their own deals; supervisors their team's; regional managers their region's.
+
+    Admins and the importer (loading history) change deals in every region.
+    """
+    if actor.writes_everywhere:
         return True
     if actor.region != region:
         return False
@@ -39,6 +42,9 @@ def may_manage(actor: Principal, region: str, team: str, owner_id: str) -> bool:
 
 
 def may_read(actor: Principal, region: str) -> bool:
+    """The importer writes only: it reads nothing beyond its commands' answers."""
+    if actor.role == "importer":
+        return False
     return actor.role in ("admin", "partner") or actor.region == region
 
 
@@ -82,8 +88,8 @@ def may_log_contact(actor: Principal, region: str, team: str, owner_id: str, gra
 
 
 def require_region(actor: Principal, account_id: str, owning_region: str) -> None:
-    """Only the owning region acts on an account's deals (admins are everywhere)."""
-    if actor.region != owning_region and actor.role != "admin":
+    """Only the owning region acts on an account's deals (admins and the importer everywhere)."""
+    if actor.region != owning_region and not actor.writes_everywhere:
         raise RegionIsolationError(
             f"account {account_id} is owned by region {owning_region}; a member of "
             f"{actor.region} needs an approved collaboration request to contact it, and may "

@@ -6,9 +6,29 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from shared.contracts import scoring as sc
 from tests.integration.alert.conftest import Api
+from tests.support import eventually
 
 FOLLOW_UP, STALL, GOLDEN = "follow-up-gap", "stage-stall", "golden-72-hours"
+
+
+def health_of(rep: str, now: datetime) -> sc.HealthScoreComputed:
+    """The rep's last closed week as scoring publishes it."""
+    return sc.HealthScoreComputed(
+        occurred_at=now,
+        scope="rep",
+        scope_id=rep,
+        week="2026-W47",
+        score=61.5,
+        components=[
+            sc.ComponentScore(key="revisit_frequency", weight=0.4, value=0.5, subjects=2),
+            sc.ComponentScore(key="key_person_coverage", weight=0.6, value=1.0, subjects=2),
+        ],
+        model_version=1,
+        revision=1,
+        week_ends_at=now - timedelta(days=3),
+    )
 
 
 def at(value: str) -> datetime:
@@ -114,6 +134,11 @@ async def test_stage_stall_sends_a_risk_report_to_the_regional_manager(api: Api)
     org = await api.org()
     deal = org.deal()
     now = api.clock.now()
+    await api.publish("scoring", health_of(org.rep, now))
+    await eventually(
+        lambda: api.scalar("SELECT score FROM alert_health WHERE member_id = :m", m=org.rep),
+        timeout_s=60,
+    )
     await api.publish(
         "pipeline",
         deal.opened(now - timedelta(days=40)),
@@ -133,6 +158,11 @@ async def test_stage_stall_sends_a_risk_report_to_the_regional_manager(api: Api)
     assert content["stage_history"][0]["days"] == 20.0
     assert content["objections"][0]["objection"] == "price"
     assert any(r["closes_gap"] == "open objection: price" for r in content["recommendations"])
+    assert content["health"] == {
+        "score": 61.5,
+        "revisit_frequency": 0.5,
+        "key_person_coverage": 1.0,
+    }
     md = await api.client.get(
         f"/reports/{alert['report_id']}", headers={**rm, "Accept": "text/markdown"}
     )

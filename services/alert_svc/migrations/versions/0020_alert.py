@@ -1,14 +1,14 @@
 """Alert read models: rules, org directory and opportunities learned from events, deadlines,
-alerts and risk reports.
+alerts risk reports and reps' latest health scores.
 
 Revision ID: 0020
-Revises: 0001
+Revises: 0025
 """
 
 from alembic import op
 
 revision = "0020"
-down_revision = "0001"
+down_revision = "0025"
 
 TABLES = [
     """
@@ -139,8 +139,19 @@ TABLES = [
     )
     """,
     "CREATE INDEX alert_reports_region ON alert_reports (region, seq)",
+    """
+    CREATE TABLE alert_health (
+        member_id text PRIMARY KEY,
+        week text NOT NULL,
+        week_ends_at timestamptz NOT NULL,
+        revision integer NOT NULL,
+        score double precision,
+        components jsonb NOT NULL
+    )
+    """,
 ]
 DROPS = [
+    "alert_health",
     "alert_reports",
     "alert_alerts",
     "alert_deadlines",
