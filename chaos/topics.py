@@ -21,6 +21,7 @@ KNOWN_GROUPS: dict[str, tuple[str, ...]] = {
     "scoring-collab": ("collab",),
     "alert-pipeline": ("pipeline",),
     "alert-org": ("collab",),
+    "alert-scoring": ("scoring",),
     "alert-webhooks": ("alert",),
 }
 READ_TIMEOUT_S = 60.0

@@ -1,5 +1,5 @@
 """The event catalogue: every service's published events, registered in `shared.events.registry`."""
 
-from shared.contracts import collab, pipeline, playbook, scoring
+from shared.contracts import alert, collab, pipeline, playbook, rules, scoring
 
-__all__ = ["collab", "pipeline", "playbook", "scoring"]
+__all__ = ["alert", "collab", "pipeline", "playbook", "rules", "scoring"]
