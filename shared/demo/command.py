@@ -80,6 +80,21 @@ async def run_demo(
     shape = parse_size(size)
     at = parse_now(now, SystemClock().now())
     sign = signer(settings)
+    if dry_run:
+        # no service needed: the plan under the playbook the pipeline ships with
+        from services.pipeline_svc.domain.playbook import default_playbook
+
+        plan = generate(
+            seed=seed,
+            shape=shape,
+            profile=PROFILES[profile],
+            months=months,
+            now=at,
+            playbook=default_playbook(),
+            prefix=prefix,
+        )
+        console.print(summary(plan, plan_kpis(plan), profile))
+        return True
     async with (
         httpx.AsyncClient(base_url=pipeline_url, timeout=TIMEOUT) as pipeline,
         httpx.AsyncClient(base_url=collab_url, timeout=TIMEOUT) as collab,
@@ -95,8 +110,6 @@ async def run_demo(
             prefix=prefix,
         )
         console.print(summary(plan, plan_kpis(plan), profile))
-        if dry_run:
-            return True
         run = run_id(seed, profile, shape, months, at.isoformat(), prefix)
         with RichProgress(len(plan.commands), console) as progress:
             driver = Driver(
