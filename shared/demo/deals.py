@@ -5,42 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.contracts.playbook import (
-    ActivityRequirement,
-    ArtifactRequirement,
-    PlaybookDefinition,
-    Requirement,
-)
+from shared.contracts.playbook import ArtifactRequirement, PlaybookDefinition
 from shared.demo.gate import COMPLETE, GateState, fields_for, missing, next_stage, requirements
 from shared.demo.plan import REF, Account, Command, DealRecord, Member
 from shared.demo.profiles import CONFIRMATION_STAGE, Profile
+from shared.demo.stay import StayPlanner, Step, days
 
 STEP = timedelta(minutes=7)
-FOLLOW_UP_KINDS = ("call", "email", "visit", "meeting")
 FIRST_CONTACT_ROLES = ("user", "technical_evaluator", "champion")
 PRODUCTS = ("CNC lines", "MES rollout", "imaging suite", "fleet telematics", "ERP upgrade")
 LOSS_REASONS = ("budget frozen", "lost to competitor", "project cancelled", "no decision")
 
 
-def days(rng: random.Random, mean: float, shape: float = 2.0) -> timedelta:
-    """A gamma-distributed duration with the given mean (shape 2: skewed, rarely tiny)."""
-    return timedelta(days=rng.gammavariate(shape, mean / shape))
-
-
 class StoryEndError(Exception):
     """The deal's story reached 'now' (still open) or its close."""
-
-
-@dataclass
-class Step:
-    at: datetime
-    action: str  # activity | artifact | stakeholder | advance | close
-    args: dict[str, Any]
 
 
 class DealSim:
@@ -64,8 +46,7 @@ class DealSim:
         self.commands: list[Command] = []
         self.last = opened_at - STEP
         self.serial = 0
-        self.complete = rng.random() < profile.complete_confirmation
-        self.sparse_docs = self._sparse_confirmation_docs()
+        self.plan = StayPlanner(rng, profile, playbook, self.state)
 
     # --- emitting commands ---
 
@@ -212,7 +193,9 @@ class DealSim:
             else None
         )
         steps = (
-            self._package(start, end) + self._follow_ups(start, end) + self._extra_roles(start, end)
+            self.plan.package(start, end)
+            + self.plan.follow_ups(start, end)
+            + self.plan.extra_roles(start, end)
         )
         steps.sort(key=lambda s: s.at)
         if lost_at is None and steps and r.random() < p.premature_advance:
@@ -231,7 +214,7 @@ class DealSim:
             self._do(s)
         if lost_at is not None:
             self.lose(lost_at)
-        for late in self._package(self.last, self.last + timedelta(days=1)):
+        for late in self.plan.package(self.last, self.last + timedelta(days=1)):
             self._do(late)  # what an interleaved step pushed past the stay's end
         passed = self.advance(max(end, self.last + STEP))
         assert passed, f"deal {self.key} could not leave {stage}"
@@ -247,84 +230,3 @@ class DealSim:
                 self.stakeholder(s.at, s.args["role"])
         elif missing(self.state, self.playbook):
             self.advance(s.at)  # an attempt before the package is complete: blocked
-
-    def _at(self, start: datetime, end: datetime) -> datetime:
-        return start + (end - start) * self.rng.uniform(0.1, 0.95)
-
-    def _package(self, start: datetime, end: datetime) -> list[Step]:
-        """What the gate asks to leave this stage, each placed somewhere in the stay."""
-        steps: list[Step] = []
-        unmet = missing(self.state, self.playbook)
-        for req in unmet:
-            steps += self._satisfy(req, start, end)
-        return steps
-
-    def _satisfy(self, req: Requirement, start: datetime, end: datetime) -> list[Step]:
-        if isinstance(req, ArtifactRequirement):
-            return self._document(req.artifact, start, end, req.min_fill_rate)
-        if isinstance(req, ActivityRequirement):
-            kind = self.rng.choice(req.activity_kinds)
-            return [
-                Step(self._at(start, end), "package_activity", {"kind": kind, "next_step": True})
-            ]
-        free = [x.key for x in self.playbook.stakeholder_roles if x.key not in self.state.roles]
-        self.rng.shuffle(free)
-        wanted = free[: max(0, req.min_roles - len(self.state.roles))]
-        return [Step(self._at(start, end), "stakeholder", {"role": role}) for role in wanted]
-
-    def _document(self, key: str, start: datetime, end: datetime, min_fill: float) -> list[Step]:
-        kind = self.playbook.artifact_kind(key)
-        assert kind is not None
-        optional = [f.name for f in kind.fields if not f.required]
-        if self.state.stage == CONFIRMATION_STAGE:
-            chosen = set(optional) if key not in self.sparse_docs else self._proper_subset(optional)
-        else:
-            chosen = {f for f in optional if self.rng.random() < self.profile.optional_fill}
-        if fields_for(kind, chosen, 0)[1] < min_fill:
-            chosen = set(optional)
-        final = Step(self._at(start, end), "artifact", {"kind": key, "optional": chosen})
-        if optional and self.rng.random() < self.profile.draft_first:
-            draft = Step(
-                start + (final.at - start) * 0.5, "artifact", {"kind": key, "optional": set()}
-            )
-            return [draft, final]
-        return [final]
-
-    def _proper_subset(self, names: list[str]) -> set[str]:
-        return (
-            {n for n in names if self.rng.random() < 0.5} - {self.rng.choice(names)}
-            if names
-            else set()
-        )
-
-    def _sparse_confirmation_docs(self) -> set[str]:
-        """Which requirement-confirmation documents this deal leaves incomplete (none if complete)."""
-        if self.complete or not any(s.key == CONFIRMATION_STAGE for s in self.playbook.stages):
-            return set()
-        docs = [
-            r.artifact
-            for r, _ in requirements(self.playbook, CONFIRMATION_STAGE)
-            if isinstance(r, ArtifactRequirement)
-            and any(not f.required for f in self.playbook.artifact_kind(r.artifact).fields)  # type: ignore[union-attr]
-        ]
-        picked = {d for d in docs if self.rng.random() < 0.6}
-        return picked or ({self.rng.choice(docs)} if docs else set())
-
-    def _follow_ups(self, start: datetime, end: datetime) -> list[Step]:
-        steps: list[Step] = []
-        t = start
-        while True:
-            t += days(self.rng, self.profile.follow_up_days, shape=1.5)
-            if t >= end:
-                return steps
-            kind = self.rng.choice(FOLLOW_UP_KINDS)
-            steps.append(Step(t, "activity", {"kind": kind, "next_step": self.rng.random() < 0.6}))
-
-    def _extra_roles(self, start: datetime, end: datetime) -> list[Step]:
-        """Stakeholders mapped beyond the gates' minimum, early in the deal (after profile)."""
-        if self.state.stage != "initial_contact":
-            return []
-        free = [x.key for x in self.playbook.stakeholder_roles if x.key not in self.state.roles]
-        self.rng.shuffle(free)
-        wanted = free[: self.profile.extra_roles]
-        return [Step(self._at(start, end), "stakeholder", {"role": role}) for role in wanted]
