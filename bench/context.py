@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bench import seed
+from bench import same_work_app, seed
 from bench.config import BenchConfig
 from bench.cpu import CpuMeter, standard_groups
 from bench.infra import Infrastructure, asyncpg_dsn, drop_database
@@ -84,12 +84,15 @@ class BenchContext:
         self.log(f"{name} ready on port {port} after {took:.1f}s (pid {proc.pid})")
         return proc
 
-    async def pipeline(self) -> ServiceProcess:
+    async def pipeline(
+        self, name: str = "pipeline", database_url: str | None = None, mode: str = "all"
+    ) -> ServiceProcess:
         """The pipeline service as `sightline serve pipeline` runs it, on a free port."""
-        if "pipeline" not in self._services:
+        if name not in self._services:
             await seed.create_topics(self.infra.bootstrap, self.infra.topic_prefix)
         env = {
-            "DATABASE_URL": self.infra.database_url,
+            "DATABASE_URL": database_url or self.infra.database_url,
+            "SIGHTLINE_MODE": mode,
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
             "SIGHTLINE_PORT": "{port}",
             "SIGHTLINE_LOG_LEVEL": "WARNING",
@@ -98,7 +101,7 @@ class BenchContext:
             "JWT_SECRET": DEV_JWT_SECRET,
         }
         argv = [sys.executable, "-m", "shared.cli", "serve", "pipeline"]
-        return await self.start_service("pipeline", argv, env)
+        return await self.start_service(name, argv, env)
 
     async def collab(self) -> ServiceProcess:
         """collab_svc as `sightline serve collab` runs it: its own database (migrated by its
@@ -161,9 +164,28 @@ class BenchContext:
             self.log(f"collab's consumers caught up with {backlog} events in {took:.1f}s")
         return took, backlog
 
-    async def crud_app(self) -> ServiceProcess:
-        env = {"CRUD_DATABASE_URL": self.infra.asyncpg_dsn, "CRUD_PORT": "{port}"}
-        return await self.start_service("crud", [sys.executable, "-m", "bench.crud_app"], env)
+    async def crud_app(self, name: str = "crud", dsn: str | None = None) -> ServiceProcess:
+        env = {"CRUD_DATABASE_URL": dsn or self.infra.asyncpg_dsn, "CRUD_PORT": "{port}"}
+        return await self.start_service(name, [sys.executable, "-m", "bench.crud_app"], env)
+
+    async def same_work_app(
+        self, name: str = "same-work", dsn: str | None = None
+    ) -> ServiceProcess:
+        """The conventional same-work baseline, its deals seeded like the pipeline's."""
+        if name not in self._services:
+            ids = await self.opportunities()
+            rows = [
+                (oid, f"bench-account-{i % ACCOUNTS}", "bench-rep", seed.REGION)
+                for i, oid in enumerate(ids)
+            ]
+            await same_work_app.seed(self.infra.asyncpg_dsn, rows)
+        env = {
+            "SAME_WORK_DATABASE_URL": dsn or self.infra.asyncpg_dsn,
+            "SAME_WORK_PORT": "{port}",
+            "SAME_WORK_JWT_SECRET": DEV_JWT_SECRET,
+        }
+        argv = [sys.executable, "-m", "bench.same_work_app"]
+        return await self.start_service(name, argv, env)
 
     # -- data ----------------------------------------------------------------------------
 

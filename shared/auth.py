@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Literal
@@ -12,7 +13,9 @@ import jwt
 from shared.errors import UnauthorizedError
 from shared.identity import ROLES, Principal
 
+#: default tolerance for clock differences on `exp` (setting `SIGHTLINE_JWT_LEEWAY_S`)
 LEEWAY_S = 30
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 CACHE_SIZE = 4096
 
 
@@ -57,8 +60,10 @@ class TokenVerifier:
         jwks_url: str | None = None,
         audience: str | None = None,
         issuer: str | None = None,
+        leeway_s: float = LEEWAY_S,
     ) -> None:
         self._algorithm = algorithm
+        self._leeway = leeway_s
         self._secret = secret
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
         self._audience = audience
@@ -68,6 +73,13 @@ class TokenVerifier:
             raise ValueError("HS256 needs a secret")
         if algorithm == "RS256" and self._jwks is None:
             raise ValueError("RS256 needs a JWKS URL")
+        if algorithm == "RS256" and not (audience and issuer):
+            # an identity provider signs tokens for many audiences: accept only ours
+            raise ValueError("RS256 needs the expected audience and issuer")
+        required = ["sub", "exp"]
+        required += ["aud"] if audience else []
+        required += ["iss"] if issuer else []
+        self._required = required
 
     async def verify_async(self, token: str) -> Principal:
         """Verify without blocking the event loop: JWKS fetches run in a thread."""
@@ -84,7 +96,7 @@ class TokenVerifier:
         if hit is None:
             return None
         principal, exp = hit
-        if exp + LEEWAY_S <= time.time():
+        if exp + self._leeway <= time.time():
             self._verified.pop(token, None)
             return None
         self._verified.move_to_end(token)
@@ -104,8 +116,8 @@ class TokenVerifier:
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+                leeway=self._leeway,
+                options={"require": self._required, "verify_aud": self._audience is not None},
             )
         except jwt.ExpiredSignatureError:
             raise UnauthorizedError("the token has expired") from None
@@ -126,6 +138,9 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise UnauthorizedError(f"unknown role {claims['role']!r}")
     if not all(claims[c] for c in ("sub", "region")):
         raise UnauthorizedError("token has empty sub or region")
+    if any(_UNSTORABLE.search(claims[c]) for c in ("sub", "region", "team")):
+        # they travel into event metadata and projections, which cannot hold such characters
+        raise UnauthorizedError("token claims contain NUL or unpaired surrogate characters")
     return Principal(
         sub=claims["sub"], role=claims["role"], region=claims["region"], team=claims["team"]
     )

@@ -28,7 +28,9 @@ def up() -> None:
 @app.command()
 def token(
     sub: Annotated[str, typer.Option(help="user id (the `sub` claim)")],
-    role: Annotated[str, typer.Option(help="rep, supervisor, regional_manager, admin, partner")],
+    role: Annotated[
+        str, typer.Option(help="rep, supervisor, regional_manager, admin, partner, importer")
+    ],
     region: Annotated[str, typer.Option(help="sales region")],
     team: Annotated[str, typer.Option(help="team id")],
     ttl: Annotated[int, typer.Option(help="lifetime in seconds", min=1)] = 8 * 3600,

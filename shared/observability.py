@@ -57,7 +57,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        cid = correlation_id.get()
+        cid = getattr(record, "correlation_id", None) or correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
         if record.exc_info:

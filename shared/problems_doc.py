@@ -21,6 +21,11 @@ _PROBLEM = {
 }
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "The body cannot be read: it must be JSON encoded as UTF-8 "
+        "(problem type `https://sightline.dev/problems/unreadable-body`)",
+        "content": _PROBLEM,
+    },
     401: {"description": "Missing, expired or invalid token", "content": _PROBLEM},
     403: {"description": "Your role or region does not allow this", "content": _PROBLEM},
     404: {"description": "Unknown id", "content": _PROBLEM},
@@ -30,5 +35,9 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     },
     412: {"description": "If-Match does not match the current version", "content": _PROBLEM},
     413: {"description": "Body too large", "content": _PROBLEM},
-    422: {"description": "Invalid input (names the field)", "content": _PROBLEM},
+    422: {
+        "description": "Invalid input (names the field): a malformed value, a NUL character, a "
+        "date outside 1990-01-01..2100-01-01",
+        "content": _PROBLEM,
+    },
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.business_time import BusinessTimePolicy
 
 ServiceName = Literal["pipeline", "scoring", "alert", "collab"]
 DEV_JWT_SECRET = "sightline-local-development-secret-change-me"  # noqa: S105 - local mode only
@@ -56,11 +59,31 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    #: seconds a token is still accepted after its `exp` (clock differences with the issuer)
+    jwt_leeway_s: float = Field(default=30.0, ge=0, le=300)
+
+    #: how far back reps and managers may date an activity (`occurred_at`, a call logged late)
+    backdate_window_days: float = 30.0
+    #: how far ahead of the server's clock a given `occurred_at` may lie (callers' clock skew)
+    clock_skew_s: float = 300.0
 
     idempotency_ttl_hours: float = 72.0
     #: how often time-driven workers (grant expiry, rule deadlines) look for due work
     scheduler_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
+    #: webhooks (alert_svc): the hosts partner endpoints may use, comma-separated `host` or
+    #: `host:port` (`[v6]:port`); `*` admits any host whose addresses are all public. A private,
+    #: loopback or link-local address is refused unless that address itself is listed.
+    webhook_allowed_hosts: str = ""
+    #: topics the webhook dispatcher reads besides `alert.events` (comma-separated, full names)
+    webhook_extra_topics: str = ""
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    #: retry n waits base·2^(n−1) seconds (capped at max), jittered down to half of that
+    webhook_base_delay_s: float = Field(default=5.0, ge=0)
+    webhook_max_delay_s: float = Field(default=3600.0, ge=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    #: how often the delivery worker looks for due retries (NOTIFY wakes it for new ones)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -77,6 +100,11 @@ class Settings(BaseSettings):
         if self.jwt_algorithm == "RS256":
             if not self.jwks_url:
                 raise ValueError("RS256 needs SIGHTLINE_JWKS_URL")
+            if not (self.jwt_audience and self.jwt_issuer):
+                raise ValueError(
+                    "RS256 against a JWKS needs SIGHTLINE_JWT_AUDIENCE and SIGHTLINE_JWT_ISSUER: "
+                    "an identity provider signs tokens for other audiences too"
+                )
             return self
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
         if self.environment == "local":
@@ -101,6 +129,12 @@ class Settings(BaseSettings):
     def source(self) -> str:
         """CloudEvents `source` of this service's events."""
         return f"/sightline/{self.service}"
+
+    def business_time_policy(self) -> BusinessTimePolicy:
+        return BusinessTimePolicy(
+            backdate_window=timedelta(days=self.backdate_window_days),
+            future_skew=timedelta(seconds=self.clock_skew_s),
+        )
 
     def secret(self) -> str:
         assert self.jwt_secret is not None

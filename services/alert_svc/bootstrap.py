@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
+from services.alert_svc.webhooks import bootstrap as webhooks
 from shared.clock import Clock, SystemClock
 from shared.http.app import build_app
 from shared.runtime.lifespan import no_workers, service_lifespan
@@ -16,10 +17,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    return build_app(
+    clock = clock or SystemClock()
+    app = build_app(
         settings,
         title="Sightline alerts",
         description="Timer rules, alerts (预警) and risk diagnosis reports (风险诊断报告).",
         version="0.1.0",
-        lifespan=service_lifespan(settings, MIGRATIONS, clock or SystemClock(), no_workers),
+        lifespan=service_lifespan(
+            settings, MIGRATIONS, clock, webhooks.around(settings, clock, no_workers)
+        ),
     )
+    app.include_router(webhooks.router)
+    return app

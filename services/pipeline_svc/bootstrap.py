@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from services.pipeline_svc.adapters.collab import COLLAB_HANDLED, apply_collab_e
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.entrypoints.api import ingest, opportunities, playbook
+from shared.business_time import BusinessTimePolicy
 from shared.clock import Clock, SystemClock
 from shared.context import Context, context_for
 from shared.events.envelope import Metadata
@@ -31,17 +33,31 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class PipelineService:
     """What the routes need: a unit-of-work factory, the playbook, the clock."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, policy: BusinessTimePolicy | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.policy = policy or BusinessTimePolicy()
         self.playbooks = Playbooks()
         self.streams = StreamCache()
 
     def uow(self) -> PipelineUnitOfWork:
         return PipelineUnitOfWork(self.engine, registry, self.clock, self.streams)
 
-    def context(self, actor: Principal, expected_version: int | None = None) -> Context:
-        return context_for(actor, self.clock, expected_version)
+    def context(
+        self,
+        actor: Principal,
+        expected_version: int | None = None,
+        occurred_at: datetime | None = None,
+        *,
+        activity: bool = False,
+    ) -> Context:
+        """The command's context; `occurred_at` (business time) is checked by the policy."""
+        at = None
+        if occurred_at is not None:
+            at = self.policy.resolve(actor, occurred_at, self.clock.now(), activity=activity)
+        return context_for(actor, self.clock, expected_version, at)
 
     async def seed(self) -> None:
         async with self.uow() as uow:
@@ -54,7 +70,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
 
     async def setup(app: FastAPI, engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
-        svc = PipelineService(engine, clock)
+        svc = PipelineService(engine, clock, settings.business_time_policy())
         await svc.seed()
         app.state.pipeline = svc
         handlers = dict.fromkeys(COLLAB_HANDLED, apply_collab_event)

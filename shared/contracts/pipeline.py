@@ -67,6 +67,17 @@ class ActivityLogged(OpportunityEvent):
     next_step: str | None = None
     source: Literal["manual", "email_sync", "phone_sync"] = "manual"
     external_id: str | None = None
+    owning_region: str | None = Field(
+        default=None,
+        description="the region that owned the account when the activity was logged; the gate "
+        "counts a customer-facing activity only when `actor_region` equals it (absent on events "
+        "logged before this field existed: the deal's opening region applies)",
+    )
+    matched_accounts: list[str] = Field(
+        default_factory=list,
+        description="a synced log's contact also matched these other accounts; the contact is "
+        "judged for cross-region conflicts against each of them as well",
+    )
 
 
 @registry.register

@@ -110,11 +110,15 @@ class PlaybookDefinition(BaseModel):
             raise ValueError("the first stage must be 'lead'")
         if {"won", "lost"} & set(stage_keys):
             raise ValueError("'won' and 'lost' are terminal outcomes, not stages")
-        artifacts = {a.key for a in self.artifact_kinds}
-        activities = {a.key for a in self.activity_kinds}
-        for kinds, what in ((artifacts, "artifact kind"), (activities, "activity kind")):
+        for kinds, what in (
+            ([a.key for a in self.artifact_kinds], "artifact kind"),
+            ([a.key for a in self.activity_kinds], "activity kind"),
+            ([r.key for r in self.stakeholder_roles], "stakeholder role"),
+        ):
             if len(kinds) != len(set(kinds)):
                 raise ValueError(f"{what} keys must be unique")
+        artifacts = {a.key for a in self.artifact_kinds}
+        activities = {a.key for a in self.activity_kinds}
         roles = len(self.stakeholder_roles)
         for stage in self.stages:
             for req in (*stage.exit, *stage.entry):

@@ -160,5 +160,6 @@ def decode(
         )
     except UnknownEventError:
         raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise MalformedCloudEventError(str(exc)) from exc
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # RecursionError: a body nested deeper than the JSON parser goes
+        raise MalformedCloudEventError(str(exc)[:500]) from exc

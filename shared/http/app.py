@@ -8,13 +8,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from shared.auth import TokenVerifier
 from shared.events.registry import registry
 from shared.events.schema import all_schemas, asyncapi
 from shared.http import health, problems
+from shared.http.inputs import reject_unstorable
 from shared.http.middleware import SightlineMiddleware
 from shared.settings import Settings
 
@@ -29,6 +30,7 @@ def verifier_for(settings: Settings) -> TokenVerifier:
         jwks_url=settings.jwks_url,
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
+        leeway_s=settings.jwt_leeway_s,
     )
 
 
@@ -41,6 +43,7 @@ def build_app(
         version=version,
         lifespan=lifespan,
         separate_input_output_schemas=False,
+        dependencies=[Depends(reject_unstorable)],
     )
     app.state.settings = settings
     app.state.verifier = verifier_for(settings)

@@ -72,22 +72,23 @@ async def execute(
         )
     scope = f"{actor.sub}:{request.method}:{request.url.path}"
     digest = hashlib.sha256(await request.body()).hexdigest() if key is not None else ""
-    if key is not None:
-        async with uow_factory() as uow:
-            stored = await uow.idempotency.get(scope, key)
-        if stored is not None:
-            return _replay(stored, digest)
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with uow_factory() as uow:
+                if key is not None:
+                    # before any check of the command (If-Match, gates): a retry of a command
+                    # that succeeded gets its answer, and a concurrent twin waits for it
+                    stored = await uow.idempotency.claim(scope, key)
+                    if stored is not None:
+                        return _replay(stored, digest)
                 result = await handler(uow)
                 body = problem_body(result.error) if result.error else result.body
                 if result.error is not None:
                     body["instance"] = request.url.path
                 answer = StoredResponse(digest, result.status, body, result.headers)
                 if key is not None and not await uow.idempotency.put(scope, key, answer):
-                    break  # a concurrent twin stored its answer first: replay that
+                    raise ConcurrencyError("the Idempotency-Key was stored meanwhile")
                 await uow.commit()
                 return _respond(answer)
         except ConcurrencyError:
@@ -95,11 +96,7 @@ async def execute(
                 raise
             # jittered backoff lets racing writers on one hot stream spread out
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
-    async with uow_factory() as uow:
-        stored = await uow.idempotency.get(scope, key or "")
-    if stored is None:
-        raise ConcurrencyError("the command raced with another; retry")
-    return _replay(stored, digest)
+    raise ConcurrencyError("the command raced with another; retry")
 
 
 def _replay(stored: StoredResponse, digest: str) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -10,9 +11,10 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PayloadTooLargeError
-from shared.http.problems import from_error
+from shared.http.problems import from_error, internal_error
 from shared.observability import REQUEST_LATENCY, correlation_id
 
+log = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -33,7 +35,7 @@ class SightlineMiddleware:
         cid = given if _SAFE_ID.match(given) else str(uuid.uuid4())
         token = correlation_id.set(cid)
         started = time.perf_counter()
-        status = {"code": 500}
+        status = {"code": 500, "started": 0}
         try:
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
@@ -57,14 +59,26 @@ class SightlineMiddleware:
 
             async def send_with_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
+                    status["code"], status["started"] = message["status"], 1
                     message["headers"] = [
                         *message.get("headers", []),
                         (b"x-correlation-id", cid.encode()),
                     ]
                 await send(message)
 
-            await self.app(scope, limited_receive, send_with_id)
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except Exception:
+                # inside the correlation scope: the log line, the header and the body all carry it
+                log.exception(
+                    "unhandled error on %s %s",
+                    scope["method"],
+                    scope["path"],
+                    extra={"correlation_id": cid},
+                )
+                if status["started"]:
+                    raise
+                await internal_error(scope["path"])(scope, receive, send_with_id)
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.errors import SightlineError
 from shared.observability import correlation_id
 
 PROBLEM_TYPE_BASE = "https://sightline.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
-log = logging.getLogger(__name__)
+UNREADABLE_BODY = "unreadable-body"
 
 
 def problem(
@@ -92,16 +92,41 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, UTF-16 or UTF-32 JSON)
+            return problem(
+                400,
+                UNREADABLE_BODY,
+                "The request body cannot be read",
+                "the body must be JSON encoded as UTF-8",
+                request.url.path,
+            )
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail), request.url.path)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            500,
-            "internal-error",
-            "Internal error",
-            "an unexpected error occurred",
-            request.url.path,
+        response = problem(
+            exc.status_code, slug, str(exc.detail), str(exc.detail), request.url.path
         )
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
+        return response
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    allowed: set[str] = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return allowed
+
+
+def internal_error(instance: str) -> JSONResponse:
+    """The 500 problem; the middleware sends it (with the correlation id) and logs the cause."""
+    return problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "an unexpected error occurred; quote the correlation id when reporting it",
+        instance,
+    )

@@ -19,6 +19,10 @@ class StoredResponse:
 
 
 class IdempotencyStore(Protocol):
+    async def claim(self, scope: str, key: str) -> StoredResponse | None:
+        """Hold the key until the transaction ends; the stored answer if there is one."""
+        ...
+
     async def get(self, scope: str, key: str) -> StoredResponse | None: ...
 
     async def put(self, scope: str, key: str, response: StoredResponse) -> bool:
@@ -26,6 +30,8 @@ class IdempotencyStore(Protocol):
         ...
 
 
+# a transaction-scoped lock per key: a concurrent twin waits here, then finds the stored answer
+LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:scope || chr(31) || :key, 0))")
 GET = text(
     "SELECT request_hash, status_code, body, headers FROM idempotency_keys"
     " WHERE scope = :scope AND key = :key"
@@ -40,6 +46,10 @@ PUT = text(
 class PostgresIdempotencyStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    async def claim(self, scope: str, key: str) -> StoredResponse | None:
+        await self._conn.execute(LOCK, {"scope": scope, "key": key})
+        return await self.get(scope, key)
 
     async def get(self, scope: str, key: str) -> StoredResponse | None:
         row = (await self._conn.execute(GET, {"scope": scope, "key": key})).first()

@@ -18,6 +18,7 @@ from shared.errors import UnauthorizedError
 
 pytestmark = pytest.mark.integration
 CLAIMS = {"sub": "rep-1", "role": "rep", "region": "east", "team": "east-1"}
+AUDIENCE, ISSUER = "sightline", "https://idp.example.com/"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def identity_provider() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
 
 
 def token(key: object, **extra: object) -> str:
-    claims = {**CLAIMS, "exp": int(time.time()) + 600, **extra}
+    claims = {**CLAIMS, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 600, **extra}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})  # type: ignore[arg-type]
 
 
@@ -54,7 +55,7 @@ async def test_an_rs256_token_signed_by_the_provider_is_accepted(
     identity_provider: tuple[str, rsa.RSAPrivateKey],
 ) -> None:
     url, key = identity_provider
-    verifier = TokenVerifier(algorithm="RS256", jwks_url=url)
+    verifier = TokenVerifier(algorithm="RS256", jwks_url=url, audience=AUDIENCE, issuer=ISSUER)
     principal = await verifier.verify_async(token(key))
     assert (principal.sub, principal.region) == ("rep-1", "east")
 
@@ -63,7 +64,7 @@ async def test_tokens_not_signed_by_the_provider_are_refused(
     identity_provider: tuple[str, rsa.RSAPrivateKey],
 ) -> None:
     url, _ = identity_provider
-    verifier = TokenVerifier(algorithm="RS256", jwks_url=url)
+    verifier = TokenVerifier(algorithm="RS256", jwks_url=url, audience=AUDIENCE, issuer=ISSUER)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(UnauthorizedError):
         await verifier.verify_async(token(stranger))
@@ -74,3 +75,27 @@ async def test_tokens_not_signed_by_the_provider_are_refused(
     )
     with pytest.raises(UnauthorizedError):
         await verifier.verify_async(hs)
+
+
+@pytest.mark.parametrize("missing", ["aud", "iss"])
+async def test_a_provider_token_without_audience_or_issuer_is_refused(
+    identity_provider: tuple[str, rsa.RSAPrivateKey], missing: str
+) -> None:
+    url, key = identity_provider
+    verifier = TokenVerifier(algorithm="RS256", jwks_url=url, audience=AUDIENCE, issuer=ISSUER)
+    claims = {**CLAIMS, "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 600}
+    del claims[missing]
+    unscoped = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})  # type: ignore[arg-type]
+
+    with pytest.raises(UnauthorizedError, match=missing):
+        await verifier.verify_async(unscoped)
+
+
+async def test_a_provider_token_for_another_audience_is_refused(
+    identity_provider: tuple[str, rsa.RSAPrivateKey],
+) -> None:
+    url, key = identity_provider
+    verifier = TokenVerifier(algorithm="RS256", jwks_url=url, audience=AUDIENCE, issuer=ISSUER)
+
+    with pytest.raises(UnauthorizedError):
+        await verifier.verify_async(token(key, aud="another-app"))

@@ -30,8 +30,14 @@ async def load(uow: CollabUnitOfWork, account_id: str) -> Account:
 async def _record(
     uow: CollabUnitOfWork, account: Account, events: list[DomainEvent], ctx: Context
 ) -> Outcome:
-    await record(
-        uow, stream(account.account_id), account.version, events, ctx.metadata, account.account_id
+    events = await record(
+        uow,
+        stream(account.account_id),
+        account.version,
+        events,
+        ctx.metadata,
+        account.account_id,
+        dated=ctx.dated,
     )
     for e in events:
         account.apply(e)

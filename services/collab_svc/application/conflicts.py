@@ -36,8 +36,12 @@ class ConflictPolicy:
         if isinstance(e, ActivityLogged):
             if not e.customer_facing:
                 return
-            await lock_account(conn, e.account_id)
+            others = sorted(set(e.matched_accounts) - {e.account_id})
+            for account_id in sorted({e.account_id, *others}):
+                await lock_account(conn, account_id)  # one order everywhere: no deadlock
             await self.judge(conn, e, env.event_id, env.metadata.correlation_id)
+            for account_id in others:
+                await self.judge(conn, e, env.event_id, env.metadata.correlation_id, account_id)
         elif isinstance(e, AccountRegistered):
             await lock_account(conn, e.account_id)
             for pending in await ConflictViews(conn).take_pending(e.account_id):
@@ -49,19 +53,24 @@ class ConflictPolicy:
         activity: ActivityLogged,
         cause: UUID,
         correlation_id: str | None,
+        account_id: str | None = None,
     ) -> None:
-        """Raise a conflict if due; park the activity while its account is unknown."""
+        """Raise a conflict if due (against `account_id`, default the deal's account); park the
+        activity while the deal's account is unknown."""
+        account_id = account_id or activity.account_id
         accounts = AccountViews(conn)
-        owner = await accounts.owner_at(activity.account_id, activity.occurred_at)
+        owner = await accounts.owner_at(account_id, activity.occurred_at)
         if owner is None:
-            # refuse to guess: judged when AccountRegistered arrives
-            await ConflictViews(conn).add_pending(activity, cause, correlation_id)
+            if account_id == activity.account_id:
+                # refuse to guess: judged when AccountRegistered arrives
+                await ConflictViews(conn).add_pending(activity, cause, correlation_id)
+            # another matched account was learnt from collab's own events, so it is known here
             return
         holds_grant = await RequestViews(conn).holds_grant(
-            activity.account_id, activity.actor_id, activity.occurred_at
+            account_id, activity.actor_id, activity.occurred_at
         )
-        group_id = await accounts.group_of(activity.account_id)
-        conflict = conflicts.detect(activity, owner, group_id, holds_grant)
+        group_id = await accounts.group_of(account_id)
+        conflict = conflicts.detect(activity, owner, group_id, holds_grant, account_id)
         if conflict is None:
             return
         store = PostgresEventStore(conn, self._registry, self._clock)
@@ -70,10 +79,10 @@ class ConflictPolicy:
         )
         try:
             await store.append(
-                conflicts.stream_id(activity.activity_id),
+                conflicts.stream_id(conflict.conflict_id),
                 conflicts.STREAM_TYPE,
                 0,
-                [NewEvent(conflict, key=activity.account_id)],
+                [NewEvent(conflict, key=account_id)],
                 metadata,
             )
         except ConcurrencyError:

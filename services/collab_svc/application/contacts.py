@@ -30,10 +30,16 @@ async def load(uow: CollabUnitOfWork, request_id: str) -> ContactRequest:
 
 
 async def _record(
-    uow: CollabUnitOfWork, req: ContactRequest, events: list[DomainEvent], metadata: Metadata
+    uow: CollabUnitOfWork,
+    req: ContactRequest,
+    events: list[DomainEvent],
+    metadata: Metadata,
+    dated: bool = False,
 ) -> None:
     # keyed by the account, so a request's story is ordered with the account's other events
-    await record(uow, stream(req.request_id), req.version, events, metadata, req.account_id)
+    events = await record(
+        uow, stream(req.request_id), req.version, events, metadata, req.account_id, dated=dated
+    )
     for e in events:
         req.apply(e)
     await uow.requests.save(req)
@@ -50,7 +56,7 @@ async def request(cmd: c.RequestContact, uow: CollabUnitOfWork, ctx: Context) ->
     permissions.require_request_contact(ctx.actor, account.owning_region)
     event = request_contact(cmd, account.owning_region, ctx.actor, ctx.now)
     req = ContactRequest(cmd.request_id, account_id=cmd.account_id)
-    await _record(uow, req, [event], ctx.metadata)
+    await _record(uow, req, [event], ctx.metadata, ctx.dated)
     return await _outcome(uow, req)
 
 
@@ -67,13 +73,13 @@ async def _decide_on(
 
 async def approve(cmd: c.ApproveContact, uow: CollabUnitOfWork, ctx: Context) -> Outcome:
     req, owner = await _decide_on(uow, cmd.request_id, ctx)
-    await _record(uow, req, req.approve(cmd, owner, ctx.actor, ctx.now), ctx.metadata)
+    await _record(uow, req, req.approve(cmd, owner, ctx.actor, ctx.now), ctx.metadata, ctx.dated)
     return await _outcome(uow, req)
 
 
 async def reject(cmd: c.RejectContact, uow: CollabUnitOfWork, ctx: Context) -> Outcome:
     req, owner = await _decide_on(uow, cmd.request_id, ctx)
-    await _record(uow, req, req.reject(cmd, owner, ctx.actor, ctx.now), ctx.metadata)
+    await _record(uow, req, req.reject(cmd, owner, ctx.actor, ctx.now), ctx.metadata, ctx.dated)
     return await _outcome(uow, req)
 
 

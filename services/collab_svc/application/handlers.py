@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.collab_svc.application.uow import CollabUnitOfWork
+from shared.business_time import keep_order
 from shared.context import Context
 from shared.errors import PreconditionFailedError
 from shared.events.base import DomainEvent
@@ -34,11 +35,22 @@ async def record(
     events: list[DomainEvent],
     metadata: Metadata,
     key: str | None = None,
-) -> None:
-    """Append after `expected` (a clash raises ConcurrencyError); `key` partitions by account."""
+    *,
+    dated: bool = True,
+) -> list[DomainEvent]:
+    """Append after `expected` (a clash raises ConcurrencyError); `key` partitions by account.
+
+    The stream's business time never goes backwards: a dated event earlier than the stream's
+    latest is refused (422); an undated one (the clock's now, behind a slightly future-dated
+    event) moves up to it. Returns the events as recorded.
+    """
     stream_id, stream_type = stream
+    if expected:
+        latest = max(e.occurred_at for e in await uow.events.load(stream_id))
+        events = keep_order(events, latest, dated=dated)
     await uow.events.append(
         stream_id, stream_type, expected, [NewEvent(e, key=key) for e in events], metadata
     )
     for e in events:
         EVENTS_APPENDED.labels("collab", e.event_name).inc()
+    return events

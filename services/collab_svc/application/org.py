@@ -42,7 +42,9 @@ async def define_region(cmd: c.DefineRegion, uow: CollabUnitOfWork, ctx: Context
     permissions.require_write_org(ctx.actor)
     region = await load_region(uow, cmd.region_id)
     events = region.define(cmd, ctx.actor, ctx.now)
-    await record(uow, region_stream(cmd.region_id), region.version, events, ctx.metadata)
+    events = await record(
+        uow, region_stream(cmd.region_id), region.version, events, ctx.metadata, dated=ctx.dated
+    )
     for e in events:
         region.apply(e)
     await uow.org.save_region(region, ctx.now)
@@ -56,7 +58,9 @@ async def form_team(cmd: c.FormTeam, uow: CollabUnitOfWork, ctx: Context) -> Out
     team = await load_team(uow, cmd.team_id)
     region = await load_region(uow, cmd.region_id)
     events = team.form(cmd, region, ctx.actor, ctx.now)
-    await record(uow, team_stream(cmd.team_id), team.version, events, ctx.metadata)
+    events = await record(
+        uow, team_stream(cmd.team_id), team.version, events, ctx.metadata, dated=ctx.dated
+    )
     for e in events:
         team.apply(e)
     await uow.org.save_team(team, ctx.now)
@@ -81,7 +85,9 @@ async def assign_member(
     team = await load_team(uow, cmd.team_id)
     manager = await load_member(uow, cmd.manager_id) if cmd.manager_id else None
     events = member.assign(cmd, team, manager, ctx.actor, ctx.now)
-    await record(uow, member_stream(cmd.member_id), member.version, events, ctx.metadata)
+    events = await record(
+        uow, member_stream(cmd.member_id), member.version, events, ctx.metadata, dated=ctx.dated
+    )
     for e in events:
         member.apply(e)
     if events:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.identity import Role
+from shared.identity import MemberRole
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class FormTeam:
 class AssignMember:
     member_id: str
     name: str
-    role: Role
+    role: MemberRole
     region_id: str
     team_id: str
     email: str | None = None

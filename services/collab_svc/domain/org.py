@@ -9,7 +9,7 @@ from services.collab_svc.domain import commands as c
 from services.collab_svc.domain.errors import AlreadyExistsError, UnknownReferenceError
 from shared.contracts import collab as ev
 from shared.events.base import DomainEvent
-from shared.identity import Principal, Role
+from shared.identity import MemberRole, Principal
 
 
 @dataclass
@@ -95,7 +95,7 @@ class Member:
     member_id: str
     name: str = ""
     email: str | None = None
-    role: Role = "rep"
+    role: MemberRole = "rep"
     region_id: str = ""
     team_id: str = ""
     manager_id: str | None = None

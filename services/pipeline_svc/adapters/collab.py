@@ -1,13 +1,14 @@
-"""The pipeline's projection of collab events (ownership, grants, contacts) and its queries."""
+"""The pipeline's projection of collab events: ownership, master-data contacts, grants, members."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.pipeline_svc.adapters.directory import ADD_CONTACT, normalise_contact
+from services.pipeline_svc.adapters.views import FOLLOW_OWNER
 from shared.contracts import collab as ev
 from shared.events.envelope import Envelope
 
@@ -16,6 +17,15 @@ UPSERT_ACCOUNT = text(
     " VALUES (:a, :r, :g, :t) ON CONFLICT (account_id) DO UPDATE SET"
     " owning_region = EXCLUDED.owning_region, group_id = EXCLUDED.group_id,"
     " updated_at = EXCLUDED.updated_at WHERE known_accounts.updated_at <= EXCLUDED.updated_at"
+    " RETURNING 1"
+)
+TRANSFER = text(
+    "UPDATE known_accounts SET owning_region = :r, updated_at = :t"
+    " WHERE account_id = :a AND updated_at <= :t"
+)
+# master data is replaced as a whole: a contact dropped from it stops matching
+DROP_ACCOUNT_CONTACTS = text(
+    "DELETE FROM contact_points WHERE account_id = :a AND opportunity_id = ''"
 )
 # an expiry or rejection is final: a late or redelivered approval never revives a grant
 UPSERT_GRANT = text(
@@ -27,43 +37,32 @@ UPSERT_GRANT = text(
     " status = CASE WHEN contact_grants.status IN ('expired', 'rejected')"
     " THEN contact_grants.status ELSE EXCLUDED.status END"
 )
-HAS_GRANT = text(
-    "SELECT EXISTS (SELECT 1 FROM contact_grants WHERE account_id = :a AND member_id = :m"
-    " AND status = 'approved' AND valid_from <= :at AND valid_until > :at)"
+UPSERT_MEMBER = text(
+    "INSERT INTO org_members (member_id, region, team, role, updated_at)"
+    " VALUES (:m, :r, :team, :role, :t) ON CONFLICT (member_id) DO UPDATE SET"
+    " region = EXCLUDED.region, team = EXCLUDED.team, role = EXCLUDED.role,"
+    " updated_at = EXCLUDED.updated_at WHERE org_members.updated_at <= EXCLUDED.updated_at"
 )
-ADD_CONTACT = text(
-    "INSERT INTO contact_points (contact, account_id, opportunity_id) VALUES (:c, :a, :o)"
-    " ON CONFLICT DO NOTHING"
-)
-
-
-def normalise_contact(value: str) -> str:
-    """Emails compare case-insensitively; phone numbers by their digits."""
-    value = value.strip()
-    if "@" in value:
-        return value.lower()
-    return re.sub(r"\D", "", value)
 
 
 async def apply_collab_event(conn: AsyncConnection, env: Envelope) -> None:
     """Consumer handler for collab.events (runs in the inbox's transaction)."""
     e = env.event
     if isinstance(e, ev.AccountMasterData):
-        await conn.execute(
-            UPSERT_ACCOUNT,
-            {"a": e.account_id, "r": e.owning_region, "g": e.group_id, "t": e.occurred_at},
-        )
-        for contact in [*e.contact_emails, *e.contact_phones]:
-            await conn.execute(
-                ADD_CONTACT, {"c": normalise_contact(contact), "a": e.account_id, "o": ""}
-            )
+        await _master_data(conn, e)
     elif isinstance(e, ev.AccountOwnershipTransferred):
+        await conn.execute(TRANSFER, {"a": e.account_id, "r": e.to_region, "t": e.occurred_at})
+        await conn.execute(FOLLOW_OWNER, {"a": e.account_id})
+    elif isinstance(e, ev.MemberAssigned):
         await conn.execute(
-            text(
-                "UPDATE known_accounts SET owning_region = :r, updated_at = :t"
-                " WHERE account_id = :a AND updated_at <= :t"
-            ),
-            {"a": e.account_id, "r": e.to_region, "t": e.occurred_at},
+            UPSERT_MEMBER,
+            {
+                "m": e.member_id,
+                "r": e.region_id,
+                "team": e.team_id,
+                "role": e.role,
+                "t": e.occurred_at,
+            },
         )
     elif isinstance(e, ev.ContactApproved):
         await _grant(conn, e, e.valid_from, e.valid_until, "approved")
@@ -71,6 +70,17 @@ async def apply_collab_event(conn: AsyncConnection, env: Envelope) -> None:
         await _grant(conn, e, None, None, "rejected")
     elif isinstance(e, ev.ContactGrantExpired):
         await _grant(conn, e, None, None, "expired")
+
+
+async def _master_data(conn: AsyncConnection, e: ev.AccountMasterData) -> None:
+    params = {"a": e.account_id, "r": e.owning_region, "g": e.group_id, "t": e.occurred_at}
+    if (await conn.execute(UPSERT_ACCOUNT, params)).first() is None:
+        return  # older than what is on record (arrived late): it replaces nothing
+    await conn.execute(DROP_ACCOUNT_CONTACTS, {"a": e.account_id})
+    for contact in {normalise_contact(c) for c in [*e.contact_emails, *e.contact_phones]}:
+        if contact:
+            await conn.execute(ADD_CONTACT, {"c": contact, "a": e.account_id, "o": ""})
+    await conn.execute(FOLLOW_OWNER, {"a": e.account_id})
 
 
 async def _grant(
@@ -98,65 +108,8 @@ COLLAB_HANDLED = (
     "AccountRegistered",
     "AccountMasterDataUpdated",
     "AccountOwnershipTransferred",
+    "MemberAssigned",
     "ContactApproved",
     "ContactRejected",
     "ContactGrantExpired",
 )
-
-
-class Directory:
-    """Queries on the projection, bound to the command's connection."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def owning_region(self, account_id: str) -> str | None:
-        row = await self._conn.execute(
-            text("SELECT owning_region FROM known_accounts WHERE account_id = :a"),
-            {"a": account_id},
-        )
-        return row.scalar()
-
-    async def has_grant(self, account_id: str, member_id: str, at: datetime) -> bool:
-        row = await self._conn.execute(HAS_GRANT, {"a": account_id, "m": member_id, "at": at})
-        return bool(row.scalar())
-
-    async def add_stakeholder_contact(self, contact: str, account_id: str, opp_id: str) -> None:
-        await self._conn.execute(
-            ADD_CONTACT, {"c": normalise_contact(contact), "a": account_id, "o": opp_id}
-        )
-
-    async def match(self, contact: str) -> str | None:
-        """The most recently opened open opportunity reachable through a contact point."""
-        row = await self._conn.execute(
-            text(
-                "SELECT v.opportunity_id FROM contact_points c JOIN opportunity_views v"
-                " ON (c.opportunity_id = v.opportunity_id)"
-                " OR (c.opportunity_id = '' AND c.account_id = v.account_id)"
-                " WHERE c.contact = :c AND v.status = 'open'"
-                " ORDER BY (c.opportunity_id <> '') DESC, v.opened_at DESC LIMIT 1"
-            ),
-            {"c": normalise_contact(contact)},
-        )
-        return row.scalar()
-
-    async def ingested(self, external_id: str) -> tuple[str, str] | None:
-        row = (
-            await self._conn.execute(
-                text(
-                    "SELECT opportunity_id, activity_id FROM ingested_logs WHERE external_id = :x"
-                ),
-                {"x": external_id},
-            )
-        ).first()
-        return (row.opportunity_id, row.activity_id) if row else None
-
-    async def mark_ingested(self, external_id: str, opp_id: str, activity_id: str) -> bool:
-        row = await self._conn.execute(
-            text(
-                "INSERT INTO ingested_logs (external_id, opportunity_id, activity_id)"
-                " VALUES (:x, :o, :a) ON CONFLICT DO NOTHING RETURNING 1"
-            ),
-            {"x": external_id, "o": opp_id, "a": activity_id},
-        )
-        return row.first() is not None

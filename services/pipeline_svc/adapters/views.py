@@ -17,11 +17,19 @@ UPSERT = text(
     " status, version, opened_at, updated_at, last_customer_activity_at, view) VALUES"
     " (:opportunity_id, :account_id, :region, :team, :owner_id, :stage, :status, :version,"
     " :opened_at, :updated_at, :last_customer_activity_at, CAST(:view AS jsonb))"
-    " ON CONFLICT (opportunity_id) DO UPDATE SET owner_id = EXCLUDED.owner_id,"
+    " ON CONFLICT (opportunity_id) DO UPDATE SET region = EXCLUDED.region,"
+    " owner_id = EXCLUDED.owner_id,"
     " team = EXCLUDED.team, stage = EXCLUDED.stage, status = EXCLUDED.status,"
     " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,"
     " last_customer_activity_at = EXCLUDED.last_customer_activity_at, view = EXCLUDED.view"
     " WHERE opportunity_views.version < EXCLUDED.version"
+)
+# the account changed hands: its deals' rows follow the owning region of record
+FOLLOW_OWNER = text(
+    "UPDATE opportunity_views v SET region = k.owning_region,"
+    " view = jsonb_set(v.view, '{region}', to_jsonb(k.owning_region))"
+    " FROM known_accounts k WHERE k.account_id = :a AND v.account_id = :a"
+    " AND v.region <> k.owning_region"
 )
 FILTERS = ("region", "team", "owner_id", "stage", "status", "account_id")
 

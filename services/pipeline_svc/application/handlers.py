@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
@@ -24,6 +24,7 @@ from shared.contracts.pipeline import StageAdvanceBlocked, StakeholderMapped
 from shared.errors import ConflictError, PreconditionFailedError
 from shared.events.base import DomainEvent
 from shared.events.envelope import NewEvent
+from shared.identity import Principal
 from shared.observability import EVENTS_APPENDED
 
 Action = Literal["manage", "contact", "reassign"]
@@ -45,6 +46,9 @@ async def load(uow: PipelineUnitOfWork, opportunity_id: str) -> Opportunity:
     opp = Opportunity.fold(opportunity_id, [e.event for e in envelopes])
     if not opp.exists:
         raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+    # ownership follows the account; the shared row lock holds a transfer back until we commit,
+    # so the list view row written below never carries a region the transfer already replaced
+    opp.owned_by(await uow.directory.owning_region(opp.account_id, lock=True))
     return opp
 
 
@@ -107,18 +111,22 @@ async def _change(
     uow: PipelineUnitOfWork,
     ctx: Context,
     playbooks: Playbooks,
-    decide: Callable[[Opportunity, PlaybookInForce], list[DomainEvent]],
+    decide: Callable[[Opportunity, PlaybookInForce, Context], list[DomainEvent]],
     action: Action = "manage",
+    *,
+    moves_stage: bool = False,
 ) -> Outcome:
     opp = await load(uow, opportunity_id)
+    # decisions, grants and dwell all run at the command's business time, in the stream's order
+    ctx = replace(ctx, now=ctx.at_or_after(opp.last_occurred_at))
     await authorize(uow, ctx, opp, action)
     if ctx.expected_version is not None and ctx.expected_version != opp.version:
         raise PreconditionFailedError(
             f"If-Match expects version {ctx.expected_version}; the opportunity is at {opp.version}",
             current_version=opp.version,
         )
-    pb = await playbooks.current(uow)
-    events = decide(opp, pb)
+    pb = await (playbooks.for_stage_move(uow) if moves_stage else playbooks.current(uow))
+    events = decide(opp, pb, ctx)
     outcome = await record(uow, opp, events, ctx, pb)
     blocked = next((e for e in events if isinstance(e, StageAdvanceBlocked)), None)
     if blocked is None:
@@ -133,17 +141,12 @@ async def _change(
     return Outcome(outcome.view, outcome.version, refusal)
 
 
-async def deal_region(uow: PipelineUnitOfWork, opp: Opportunity) -> str:
-    """The region that owns the deal's account now (collab's word), else the deal's own."""
-    return await uow.directory.owning_region(opp.account_id) or opp.region
-
-
 async def authorize(
     uow: PipelineUnitOfWork, ctx: Context, opp: Opportunity, action: Action
 ) -> None:
     """Region isolation first (the account's owner as collab says), then role and ownership."""
     actor = ctx.actor
-    region = await deal_region(uow, opp)
+    region = opp.region
     if action == "contact" and actor.region != region:
         granted = await uow.directory.has_grant(opp.account_id, actor.sub, ctx.now)
         if permissions.may_log_contact(actor, region, opp.team, opp.owner_id, granted):
@@ -158,8 +161,12 @@ async def authorize(
 def _contact(
     opp: Opportunity, pb: PlaybookInForce, cmd: c.LogActivity, ctx: Context
 ) -> list[DomainEvent]:
-    events = opp.log_activity(cmd, pb.definition, ctx.actor, ctx.now)
-    outsider = ctx.actor.region != opp.region and ctx.actor.role != "admin"
+    actor = ctx.actor
+    if actor.role == "importer":
+        # imported history is the owner's contact; the event metadata still names the importer
+        actor = Principal(sub=opp.owner_id, role="rep", region=opp.region, team=opp.team)
+    events = opp.log_activity(cmd, pb.definition, actor, ctx.now)
+    outsider = ctx.actor.region != opp.region and not ctx.actor.writes_everywhere
     if outsider and not all(getattr(e, "customer_facing", True) for e in events):
         raise NotPermittedError("internal notes on a deal belong to its own region")
     return events
@@ -173,7 +180,7 @@ async def log_activity(
         uow,
         ctx,
         playbooks,
-        lambda opp, pb: _contact(opp, pb, cmd, ctx),
+        lambda opp, pb, ctx: _contact(opp, pb, cmd, ctx),
         "contact",
     )
     if ctx.actor.region != outcome.view["region"] and not permissions.may_read(
@@ -193,7 +200,7 @@ async def submit_artifact(
         uow,
         ctx,
         playbooks,
-        lambda opp, pb: opp.submit_artifact(cmd, pb.definition, ctx.actor, ctx.now),
+        lambda opp, pb, ctx: opp.submit_artifact(cmd, pb.definition, ctx.actor, ctx.now),
     )
 
 
@@ -205,7 +212,7 @@ async def map_stakeholder(
         uow,
         ctx,
         playbooks,
-        lambda opp, pb: opp.map_stakeholder(cmd, pb.definition, ctx.actor, ctx.now),
+        lambda opp, pb, ctx: opp.map_stakeholder(cmd, pb.definition, ctx.actor, ctx.now),
     )
 
 
@@ -217,21 +224,21 @@ async def advance_stage(
         uow,
         ctx,
         playbooks,
-        lambda opp, pb: opp.advance(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
+        lambda opp, pb, ctx: opp.advance(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
+        moves_stage=True,
     )
 
 
 async def reassign(
     cmd: c.ReassignOpportunity, uow: PipelineUnitOfWork, ctx: Context, playbooks: Playbooks
 ) -> Outcome:
-    return await _change(
-        cmd.opportunity_id,
-        uow,
-        ctx,
-        playbooks,
-        lambda opp, _pb: opp.reassign(cmd, ctx.actor, ctx.now),
-        "reassign",
-    )
+    member = await uow.directory.member(cmd.to_owner)
+
+    def decide(opp: Opportunity, _pb: PlaybookInForce, ctx: Context) -> list[DomainEvent]:
+        team = permissions.reassign_target(member, cmd.to_owner, cmd.team, opp.region)
+        return opp.reassign(replace(cmd, team=team), ctx.actor, ctx.now)
+
+    return await _change(cmd.opportunity_id, uow, ctx, playbooks, decide, "reassign")
 
 
 async def close(
@@ -242,5 +249,5 @@ async def close(
         uow,
         ctx,
         playbooks,
-        lambda opp, pb: opp.close(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
+        lambda opp, pb, ctx: opp.close(cmd, pb.definition, pb.version, ctx.actor, ctx.now),
     )

@@ -1,7 +1,8 @@
 """Activity sync from email and phone logs: matched by contact, idempotent by external id.
 
 Such contacts already happened, so they are recorded even when they break the region rule;
-the collaboration service then raises the conflict.
+the collaboration service then raises the conflict, against every account the contact reaches
+(see `domain/matching.py` for which deal the log lands on).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from services.pipeline_svc.application.handlers import load, record
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.domain import commands as c
+from services.pipeline_svc.domain.matching import choose
 from shared.context import Context
 from shared.errors import ConcurrencyError
 from shared.identity import Principal
@@ -45,9 +47,10 @@ async def ingest_log(
     done = await uow.directory.ingested(log.external_id)
     if done is not None:
         return IngestResult(log.external_id, "duplicate", *done)
-    opp_id = await uow.directory.match(log.contact)
-    if opp_id is None:
+    match = choose(*await uow.directory.reached_by(log.contact))
+    if match is None:
         return IngestResult(log.external_id, "unmatched")
+    opp_id = match.opportunity_id
     opp = await load(uow, opp_id)
     pb = await playbooks.current(uow)
     rep = Principal(sub=log.actor_id, role="rep", region=log.actor_region, team="")
@@ -60,6 +63,7 @@ async def ingest_log(
         summary=log.summary,
         source="email_sync" if log.channel == "email" else "phone_sync",
         external_id=log.external_id,
+        matched_accounts=match.other_accounts,
     )
     events = opp.log_activity(cmd, pb.definition, rep, ctx.now)
     await record(uow, opp, events, ctx, pb)

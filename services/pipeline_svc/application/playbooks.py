@@ -43,6 +43,18 @@ class Playbooks:
         assert self._cached is not None
         return self._cached
 
+    async def for_stage_move(self, uow: PipelineUnitOfWork) -> PlaybookInForce:
+        """The playbook in force for a command that moves a deal into another stage.
+
+        A publication waits for this transaction (and this one for a publication under way), and
+        the version is read from the store rather than trusted from the cache: no deal can enter a
+        stage that a playbook published meanwhile has dropped."""
+        version = await uow.playbook_lock.for_stage_move(STREAM_ID)
+        if self._cached is not None and self._cached.version == version:
+            return self._cached
+        self.forget()
+        return await self.current(uow)
+
     def _remember(self, pb: PlaybookInForce) -> None:
         self._cached, self._loaded_at = pb, time.monotonic()
 
@@ -58,6 +70,7 @@ class Playbooks:
         now_version: int | None,
         occurred_at: object,
     ) -> PlaybookInForce:
+        await uow.playbook_lock.for_publication()
         events = await uow.events.load(STREAM_ID)
         version = len(events)
         if now_version is not None and now_version != version:

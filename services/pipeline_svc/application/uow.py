@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.pipeline_svc.adapters.collab import Directory
+from services.pipeline_svc.adapters.directory import Directory
+from services.pipeline_svc.adapters.playbook_lock import PlaybookLock
 from services.pipeline_svc.adapters.views import OpportunityViews
 from shared.store.uow import SqlUnitOfWork
 
@@ -12,7 +13,9 @@ from shared.store.uow import SqlUnitOfWork
 class PipelineUnitOfWork(SqlUnitOfWork):
     views: OpportunityViews
     directory: Directory
+    playbook_lock: PlaybookLock
 
     def bind(self, conn: AsyncConnection) -> None:
         self.views = OpportunityViews(conn)
         self.directory = Directory(conn)
+        self.playbook_lock = PlaybookLock(conn)

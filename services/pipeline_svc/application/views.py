@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from services.pipeline_svc.application.playbooks import PlaybookInForce
+from services.pipeline_svc.domain.errors import StageNotInPlaybookError
 from services.pipeline_svc.domain.opportunity import Opportunity
 
 
@@ -21,13 +22,7 @@ def render(opp: Opportunity, pb: PlaybookInForce, updated_at: datetime) -> dict[
         stage_label = {"en": opp.stage, "zh": opp.stage}
     gate: dict[str, Any] | None = None
     if opp.is_open:
-        to, missing = opp.missing_for_next(definition)
-        gate = {
-            "next_stage": to,
-            "ready": not missing,
-            "missing": [m.model_dump() for m in missing],
-            "playbook_version": pb.version,
-        }
+        gate = _gate(opp, pb)
     return {
         "id": opp.opportunity_id,
         "account_id": opp.account_id,
@@ -61,6 +56,29 @@ def render(opp: Opportunity, pb: PlaybookInForce, updated_at: datetime) -> dict[
         "gate": gate,
         "updated_at": updated_at.isoformat(),
         "updated_at_dt": updated_at,
+    }
+
+
+def _gate(opp: Opportunity, pb: PlaybookInForce) -> dict[str, Any]:
+    try:
+        to, missing = opp.missing_for_next(pb.definition)
+    except StageNotInPlaybookError as e:
+        # a stage dropped by a later playbook: the deal still reads, and says why it cannot move
+        return {
+            "next_stage": None,
+            "ready": False,
+            "missing": [],
+            "playbook_version": pb.version,
+            "stage_in_playbook": False,
+            "detail": e.detail,
+        }
+    return {
+        "next_stage": to,
+        "ready": not missing,
+        "missing": [m.model_dump() for m in missing],
+        "playbook_version": pb.version,
+        "stage_in_playbook": True,
+        "detail": None,
     }
 
 

@@ -41,6 +41,7 @@ class LogActivity:
     next_step: str | None = None
     source: Literal["manual", "email_sync", "phone_sync"] = "manual"
     external_id: str | None = None
+    matched_accounts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,15 @@ class AccountNotYetKnownError(ConflictError):
     """The account's ownership has not reached the pipeline yet: refuse rather than guess."""
 
     slug, title = "account-not-yet-known", "The account is not known here yet; retry shortly"
+
+
+class MemberNotYetKnownError(ConflictError):
+    """The member has not reached the pipeline's org directory yet: refuse rather than guess."""
+
+    slug, title = "member-not-yet-known", "The member is not known here yet; retry shortly"
+
+
+class StageNotInPlaybookError(ConflictError):
+    """The deal sits in a stage the playbook in force does not have (recorded before a change)."""
+
+    slug, title = "stage-not-in-playbook", "The deal's stage is not in the playbook in force"

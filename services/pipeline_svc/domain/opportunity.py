@@ -13,6 +13,7 @@ from services.pipeline_svc.domain.errors import (
     GateBlockedError,
     LastStageError,
     OpportunityClosedError,
+    StageNotInPlaybookError,
     UnknownKindError,
 )
 from services.pipeline_svc.domain.playbook import missing_for, next_stage_key
@@ -35,6 +36,12 @@ class ActivityRecord:
     occurred_at: datetime
     next_step: str | None
     actor_region: str = ""
+    #: the region owning the account when it was logged: only its members' contacts move the deal
+    owning_region: str = ""
+
+    @property
+    def by_owning_region(self) -> bool:
+        return not self.actor_region or self.actor_region == self.owning_region
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class ArtifactRecord:
 
 @dataclass
 class Opportunity:
+    """`region` is the region that owns the deal's account: the opening region in the fold,
+    replaced by collab's current word when a handler loads the deal (see `owned_by`)."""
+
     opportunity_id: str
     account_id: str = ""
     title: str = ""
@@ -69,6 +79,8 @@ class Opportunity:
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     stakeholders: dict[str, tuple[str, str]] = field(default_factory=dict)
     blocked_attempts: int = 0
+    #: business time of the stream's latest event (it never goes backwards)
+    last_occurred_at: datetime | None = None
 
     @classmethod
     def fold(cls, opportunity_id: str, events: list[DomainEvent]) -> Opportunity:
@@ -94,6 +106,8 @@ class Opportunity:
 
     def apply(self, e: DomainEvent) -> None:
         self.version += 1
+        if self.last_occurred_at is None or e.occurred_at > self.last_occurred_at:
+            self.last_occurred_at = e.occurred_at
         if isinstance(e, ev.OpportunityOpened):
             self.account_id, self.title, self.owner_id = e.account_id, e.title, e.owner_id
             self.region, self.team, self.amount = e.region, e.team, e.amount
@@ -113,6 +127,7 @@ class Opportunity:
                     e.occurred_at,
                     e.next_step,
                     e.actor_region,
+                    e.owning_region or self.region,
                 )
             )
             if e.customer_facing and (
@@ -136,6 +151,11 @@ class Opportunity:
             self.status = "won" if isinstance(e, ev.OpportunityWon) else "lost"
             self.closed_at, self.close_reason = e.occurred_at, e.reason
 
+    def owned_by(self, region: str | None) -> None:
+        """The account moved to `region` (collab's word); activities keep their own region."""
+        if region:
+            self.region = region
+
     # --- decisions: each returns the events to record, or raises ---
 
     def _base(self) -> dict[str, Any]:
@@ -146,6 +166,12 @@ class Opportunity:
             raise OpportunityClosedError(f"opportunity {self.opportunity_id} is {self.status}")
 
     def missing_for_next(self, playbook: PlaybookDefinition) -> tuple[str, list[ev.MissingItem]]:
+        if self.stage not in {s.key for s in playbook.stages}:
+            raise StageNotInPlaybookError(
+                f"the deal sits in stage {self.stage}, which the playbook in force does not have: "
+                "an admin publishes a playbook that has it again, or the deal is closed as lost",
+                stage=self.stage,
+            )
         to = next_stage_key(playbook, self.stage)
         return to, missing_for(self, playbook, self.stage, to)
 
@@ -174,6 +200,8 @@ class Opportunity:
                 next_step=cmd.next_step,
                 source=cmd.source,
                 external_id=cmd.external_id,
+                owning_region=self.region,
+                matched_accounts=cmd.matched_accounts,
             )
         ]
 

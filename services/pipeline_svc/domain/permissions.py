@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from services.pipeline_svc.domain.errors import NotPermittedError, RegionIsolationError
+from dataclasses import dataclass
+
+from services.pipeline_svc.domain.errors import (
+    MemberNotYetKnownError,
+    NotPermittedError,
+    RegionIsolationError,
+)
+from shared.errors import ValidationFailedError
 from shared.identity import Principal
+
+OWNER_ROLES = ("rep", "supervisor", "regional_manager")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the org directory as collab last said (MemberAssigned)."""
+
+    member_id: str
+    region: str
+    team: str
+    role: str
 
 
 def may_manage(actor: Principal, region: str, team: str, owner_id: str) -> bool:
-    """Reps their own deals; supervisors their team's; regional managers their region's."""
-    if actor.role == "admin":
+    """Reps their own deals; supervisors their team's; regional managers their region's.
+
+    Admins and the importer (loading history) change deals in every region.
+    """
+    if actor.writes_everywhere:
         return True
     if actor.region != region:
         return False
@@ -20,6 +42,9 @@ def may_manage(actor: Principal, region: str, team: str, owner_id: str) -> bool:
 
 
 def may_read(actor: Principal, region: str) -> bool:
+    """The importer writes only: it reads nothing beyond its commands' answers."""
+    if actor.role == "importer":
+        return False
     return actor.role in ("admin", "partner") or actor.region == region
 
 
@@ -63,8 +88,8 @@ def may_log_contact(actor: Principal, region: str, team: str, owner_id: str, gra
 
 
 def require_region(actor: Principal, account_id: str, owning_region: str) -> None:
-    """Only the owning region acts on an account's deals (admins are everywhere)."""
-    if actor.region != owning_region and actor.role != "admin":
+    """Only the owning region acts on an account's deals (admins and the importer everywhere)."""
+    if actor.region != owning_region and not actor.writes_everywhere:
         raise RegionIsolationError(
             f"account {account_id} is owned by region {owning_region}; a member of "
             f"{actor.region} needs an approved collaboration request to contact it, and may "
@@ -72,3 +97,24 @@ def require_region(actor: Principal, account_id: str, owning_region: str) -> Non
             account_id=account_id,
             owning_region=owning_region,
         )
+
+
+def reassign_target(member: Member | None, to_owner: str, team: str | None, region: str) -> str:
+    """The team the deal goes to: the new owner's own, who must be a member of the deal's region."""
+    if member is None:
+        raise MemberNotYetKnownError(
+            f"member {to_owner} is not known to the pipeline yet (their assignment may still be "
+            "on its way from the collaboration service); retry in a few seconds",
+            member_id=to_owner,
+        )
+    if member.region != region or member.role not in OWNER_ROLES:
+        raise ValidationFailedError(
+            f"{to_owner} is a {member.role} of region {member.region}; a deal of region {region} "
+            "goes to a rep, supervisor or regional manager of that region",
+            field="to_owner",
+        )
+    if team is not None and team != member.team:
+        raise ValidationFailedError(
+            f"{to_owner} belongs to team {member.team}, not {team}", field="team"
+        )
+    return member.team

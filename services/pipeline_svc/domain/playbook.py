@@ -59,7 +59,7 @@ def _check(
         for act in opp.activities:
             if act.kind not in req.activity_kinds:
                 continue
-            if act.actor_region and act.actor_region != opp.region:
+            if not act.by_owning_region:
                 continue  # another region's contact (under a grant) does not move the deal
             if req.in_stage and act.stage != stage:
                 continue

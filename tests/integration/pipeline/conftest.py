@@ -14,7 +14,7 @@ from sqlalchemy import text
 from services.pipeline_svc.adapters.collab import apply_collab_event
 from services.pipeline_svc.bootstrap import create_app
 from shared.auth import issue_token
-from shared.contracts.collab import AccountRegistered
+from shared.contracts.collab import AccountRegistered, MemberAssigned, Role
 from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope
 from shared.settings import DEV_JWT_SECRET
@@ -48,6 +48,21 @@ class Api:
             actor_id="admin",
         )
         await self.feed(event, account_id)
+
+    async def know_member(
+        self, member_id: str, region: str = "east", team: str = "east-1", role: Role = "rep"
+    ) -> None:
+        """Feed the pipeline's copy of the org directory as its consumer would."""
+        event = MemberAssigned(
+            occurred_at=datetime.now(UTC),
+            member_id=member_id,
+            name=member_id,
+            role=role,
+            region_id=region,
+            team_id=team,
+            actor_id="admin",
+        )
+        await self.feed(event, member_id)
 
     async def feed(self, event: DomainEvent, key: str) -> None:
         """Apply one collab event to the pipeline's projection, as its consumer does."""

@@ -142,6 +142,7 @@ async def test_a_rep_cannot_open_for_someone_else_nor_reassign(api: Api) -> None
     )
     assert r.status_code == 403
     sup = api.as_(sub="sup-1", role="supervisor")
+    await api.know_member("rep-2", "east", "east-1")
     r = await api.client.post(
         f"/opportunities/{opp['id']}/reassign", json={"to_owner": "rep-2"}, headers=sup
     )

@@ -53,3 +53,15 @@ def test_the_conflict_names_both_regions_and_sits_at_the_contact_time() -> None:
     assert found.occurred_at == found.contact_at == T0
     assert (found.conflict_id, found.source) == ("act-1", "phone_sync")
     assert stream_id("act-1") == "conflict-act-1"
+
+
+def test_a_contact_that_reached_another_account_is_judged_against_it_under_its_own_id() -> None:
+    conflict = detect(activity("south"), "east", "grp", False, account_id="other-east")
+    assert conflict is not None
+    assert (conflict.account_id, conflict.conflict_id, conflict.activity_id) == (
+        "other-east",
+        "act-1:other-east",
+        "act-1",
+    )
+    assert conflict.opportunity_id == "opp-1"
+    assert detect(activity("south"), "south", None, False, account_id="own-south") is None

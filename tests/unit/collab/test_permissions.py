@@ -57,6 +57,11 @@ TABLE = [
     Case("partner",          OWN,    GRANT, N,       N,     N,       N,      N,     Y,   Y,      N,        N),
     Case("partner",          OTHER,  NONE,  N,       N,     N,       N,      N,     Y,   N,      N,        N),
     Case("partner",          OTHER,  GRANT, N,       N,     N,       N,      N,     Y,   Y,      N,        N),
+    # the importer loads history: every write in every region, no reads
+    Case("importer",         OWN,    NONE,  Y,       Y,     Y,       Y,      Y,     N,   Y,      N,        Y),
+    Case("importer",         OWN,    GRANT, Y,       Y,     Y,       Y,      Y,     N,   Y,      N,        Y),
+    Case("importer",         OTHER,  NONE,  Y,       Y,     Y,       Y,      Y,     N,   N,      N,        Y),
+    Case("importer",         OTHER,  GRANT, Y,       Y,     Y,       Y,      Y,     N,   Y,      N,        Y),
 ]
 # fmt: on
 

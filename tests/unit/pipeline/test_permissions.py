@@ -78,6 +78,15 @@ TABLE = [
     Case("partner",          OTHER,  OWN,   OTHER,   N,     N,   N,       Y),
     Case("partner",          OTHER,  OTHER, SAME,    N,     N,   N,       Y),
     Case("partner",          OTHER,  OTHER, OTHER,   N,     N,   N,       Y),
+    # the importer loads history: it writes in every region and reads nothing
+    Case("importer",         SAME,   OWN,   SAME,    Y,     Y,   Y,       N),
+    Case("importer",         SAME,   OWN,   OTHER,   Y,     Y,   Y,       N),
+    Case("importer",         SAME,   OTHER, SAME,    Y,     Y,   Y,       N),
+    Case("importer",         SAME,   OTHER, OTHER,   Y,     Y,   Y,       N),
+    Case("importer",         OTHER,  OWN,   SAME,    Y,     Y,   Y,       N),
+    Case("importer",         OTHER,  OWN,   OTHER,   Y,     Y,   Y,       N),
+    Case("importer",         OTHER,  OTHER, SAME,    Y,     Y,   Y,       N),
+    Case("importer",         OTHER,  OTHER, OTHER,   Y,     Y,   Y,       N),
 ]
 # fmt: on
 

@@ -109,6 +109,11 @@ class TestRefused:
     def test_a_token_with_an_empty_sub_or_region_is_refused(self, claim: str) -> None:
         refused(signed({**CLAIMS, claim: ""}), "empty")
 
+    @pytest.mark.parametrize("claim", ["sub", "region", "team"])
+    @pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+    def test_a_claim_the_database_could_not_store_is_refused(self, claim: str, bad: str) -> None:
+        refused(signed({**CLAIMS, claim: f"x{bad}"}), "NUL")
+
     def test_a_claim_that_is_not_a_string_is_refused(self) -> None:
         refused(signed({**CLAIMS, "region": ["east", "south"]}), "region")
 
@@ -150,6 +155,20 @@ class TestConstruction:
         with pytest.raises(ValueError, match="JWKS"):
             TokenVerifier(algorithm="RS256")
 
+    @pytest.mark.parametrize(
+        "scope", [{}, {"audience": "sightline"}, {"issuer": "https://idp.example.com/"}]
+    )
+    def test_an_rs256_verifier_needs_audience_and_issuer(self, scope: dict[str, str]) -> None:
+        with pytest.raises(ValueError, match="audience and issuer"):
+            TokenVerifier(algorithm="RS256", jwks_url="https://idp.example.com/jwks", **scope)
+
+    def test_the_expiry_leeway_is_configurable(self) -> None:
+        token = issue_token(SECRET, **CLAIMS, ttl_s=-20)
+
+        assert TokenVerifier(secret=SECRET, leeway_s=60).verify(token).sub == CLAIMS["sub"]
+        with pytest.raises(UnauthorizedError, match="expired"):
+            TokenVerifier(secret=SECRET, leeway_s=5).verify(token)
+
 
 SETTINGS_ENV = (
     "JWT_SECRET",
@@ -157,6 +176,9 @@ SETTINGS_ENV = (
     "SIGHTLINE_ENVIRONMENT",
     "SIGHTLINE_JWT_ALGORITHM",
     "SIGHTLINE_JWKS_URL",
+    "SIGHTLINE_JWT_AUDIENCE",
+    "SIGHTLINE_JWT_ISSUER",
+    "SIGHTLINE_JWT_LEEWAY_S",
 )
 
 
@@ -228,8 +250,25 @@ class TestSettingsSecrets:
             SIGHTLINE_ENVIRONMENT="production",
             SIGHTLINE_JWT_ALGORITHM="RS256",
             SIGHTLINE_JWKS_URL="https://idp.example.com/.well-known/jwks.json",
+            SIGHTLINE_JWT_AUDIENCE="sightline",
+            SIGHTLINE_JWT_ISSUER="https://idp.example.com/",
         )
         assert settings.jwt_secret is None
+
+    @pytest.mark.parametrize("given", ["SIGHTLINE_JWT_AUDIENCE", "SIGHTLINE_JWT_ISSUER", None])
+    def test_rs256_refuses_to_start_without_audience_and_issuer(
+        self, monkeypatch: pytest.MonkeyPatch, given: str | None
+    ) -> None:
+        env = {"SIGHTLINE_JWT_ALGORITHM": "RS256", "SIGHTLINE_JWKS_URL": "https://idp/jwks"}
+        if given:
+            env[given] = "x"
+
+        with pytest.raises(ValidationError, match="AUDIENCE and SIGHTLINE_JWT_ISSUER"):
+            self.settings(monkeypatch, **env)
+
+    def test_the_expiry_leeway_is_a_setting(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert self.settings(monkeypatch).jwt_leeway_s == 30
+        assert self.settings(monkeypatch, SIGHTLINE_JWT_LEEWAY_S="5").jwt_leeway_s == 5
 
     def test_a_token_issued_with_the_settings_secret_verifies(
         self, monkeypatch: pytest.MonkeyPatch

@@ -11,7 +11,7 @@ from services.collab_svc.application import accounts as h
 from services.collab_svc.domain import commands as c
 from services.collab_svc.domain.errors import AccountNotFoundError
 from services.collab_svc.entrypoints.api import schemas as s
-from services.collab_svc.entrypoints.api.deps import Collab, PathId, run_command
+from services.collab_svc.entrypoints.api.deps import Collab, PathId, Reader, run_command
 from shared.http.auth import CurrentPrincipal
 from shared.http.deps import IfMatch
 from shared.problems_doc import PROBLEMS
@@ -46,6 +46,7 @@ async def register_account(
         lambda uow, ctx: h.register(cmd, uow, ctx),
         status=201,
         location=f"/accounts/{cmd.account_id}",
+        occurred_at=body.occurred_at,
     )
 
 
@@ -58,7 +59,7 @@ async def register_account(
 )
 async def list_accounts(
     svc: Collab,
-    _actor: CurrentPrincipal,
+    _actor: Reader,
     region: Annotated[str | None, Query(max_length=100, description="owning region")] = None,
     group_id: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -78,7 +79,7 @@ async def list_accounts(
     responses=PROBLEMS,
 )
 async def get_account(
-    account_id: PathId, svc: Collab, _actor: CurrentPrincipal, response: Response
+    account_id: PathId, svc: Collab, _actor: Reader, response: Response
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         account = await uow.accounts.get(account_id)
@@ -112,7 +113,12 @@ async def update_account(
         contact_phones=body.contact_phones,
     )
     return await run_command(
-        request, svc, actor, lambda uow, ctx: h.update(cmd, uow, ctx), expected=expected
+        request,
+        svc,
+        actor,
+        lambda uow, ctx: h.update(cmd, uow, ctx),
+        expected=expected,
+        occurred_at=body.occurred_at,
     )
 
 
@@ -133,5 +139,10 @@ async def transfer_account(
 ) -> Response:
     cmd = c.TransferAccount(account_id, body.to_region, body.reason)
     return await run_command(
-        request, svc, actor, lambda uow, ctx: h.transfer(cmd, uow, ctx), expected=expected
+        request,
+        svc,
+        actor,
+        lambda uow, ctx: h.transfer(cmd, uow, ctx),
+        expected=expected,
+        occurred_at=body.occurred_at,
     )

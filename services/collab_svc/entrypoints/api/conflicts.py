@@ -16,7 +16,11 @@ from shared.problems_doc import PROBLEMS
 router = APIRouter(prefix="/conflicts", tags=["conflicts"])
 Month = Annotated[
     str | None,
-    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)", examples=["2026-03"]),
+    Query(
+        pattern=r"^(199\d|20\d\d)-(0[1-9]|1[0-2])$",
+        description="YYYY-MM (UTC), 1990-01 to 2099-12",
+        examples=["2026-03"],
+    ),
 ]
 
 

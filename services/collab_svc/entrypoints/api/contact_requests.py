@@ -13,7 +13,7 @@ from services.collab_svc.domain import commands as c
 from services.collab_svc.domain import permissions
 from services.collab_svc.domain.errors import ContactRequestNotFoundError, NotPermittedError
 from services.collab_svc.entrypoints.api import schemas as s
-from services.collab_svc.entrypoints.api.deps import Collab, PathId, run_command
+from services.collab_svc.entrypoints.api.deps import Collab, PathId, Reader, run_command
 from shared.http.auth import CurrentPrincipal
 from shared.http.deps import IfMatch
 from shared.problems_doc import PROBLEMS
@@ -46,6 +46,7 @@ async def request_contact(
         lambda uow, ctx: h.request(cmd, uow, ctx),
         status=201,
         location=f"/contact-requests/{cmd.request_id}",
+        occurred_at=body.occurred_at,
     )
 
 
@@ -58,7 +59,7 @@ async def request_contact(
 )
 async def list_contact_requests(
     svc: Collab,
-    actor: CurrentPrincipal,
+    actor: Reader,
     box: Literal["mine", "inbox"] = "mine",
     status: Annotated[s.RequestStatus | None, Query(description="inbox default: pending")] = None,
     account_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -89,7 +90,7 @@ async def list_contact_requests(
     responses=PROBLEMS,
 )
 async def get_contact_request(
-    request_id: PathId, svc: Collab, actor: CurrentPrincipal, response: Response
+    request_id: PathId, svc: Collab, actor: Reader, response: Response
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         found = await uow.requests.get(request_id)
@@ -119,7 +120,12 @@ async def approve(
 ) -> Response:
     cmd = c.ApproveContact(request_id, body.valid_until if body else None)
     return await run_command(
-        request, svc, actor, lambda uow, ctx: h.approve(cmd, uow, ctx), expected=expected
+        request,
+        svc,
+        actor,
+        lambda uow, ctx: h.approve(cmd, uow, ctx),
+        expected=expected,
+        occurred_at=body.occurred_at if body else None,
     )
 
 
@@ -140,5 +146,10 @@ async def reject(
 ) -> Response:
     cmd = c.RejectContact(request_id, body.reason)
     return await run_command(
-        request, svc, actor, lambda uow, ctx: h.reject(cmd, uow, ctx), expected=expected
+        request,
+        svc,
+        actor,
+        lambda uow, ctx: h.reject(cmd, uow, ctx),
+        expected=expected,
+        occurred_at=body.occurred_at,
     )

@@ -11,10 +11,10 @@ from services.collab_svc.application import org as h
 from services.collab_svc.domain import commands as c
 from services.collab_svc.domain.errors import MemberNotFoundError
 from services.collab_svc.entrypoints.api import schemas as s
-from services.collab_svc.entrypoints.api.deps import Collab, PathId, run_command
+from services.collab_svc.entrypoints.api.deps import Collab, PathId, Reader, run_command
 from shared.http.auth import CurrentPrincipal
 from shared.http.deps import IfMatch
-from shared.identity import Role
+from shared.identity import MemberRole
 from shared.problems_doc import PROBLEMS
 
 router = APIRouter(prefix="/org", tags=["org directory"])
@@ -42,6 +42,7 @@ async def define_region(
         lambda uow, ctx: h.define_region(cmd, uow, ctx),
         status=201,
         location=f"/org/regions/{cmd.region_id}",
+        occurred_at=body.occurred_at,
     )
 
 
@@ -53,7 +54,7 @@ async def define_region(
     responses=PROBLEMS,
 )
 async def list_regions(
-    svc: Collab, _actor: CurrentPrincipal, cursor: Cursor = None, limit: Limit = 50
+    svc: Collab, _actor: Reader, cursor: Cursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         items, nxt = await uow.org.regions(Page({}, cursor, limit))
@@ -79,6 +80,7 @@ async def form_team(
         lambda uow, ctx: h.form_team(cmd, uow, ctx),
         status=201,
         location=f"/org/teams/{cmd.team_id}",
+        occurred_at=body.occurred_at,
     )
 
 
@@ -91,7 +93,7 @@ async def form_team(
 )
 async def list_teams(
     svc: Collab,
-    _actor: CurrentPrincipal,
+    _actor: Reader,
     region_id: Filter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -132,6 +134,7 @@ async def assign_member(
         lambda uow, ctx: h.assign_member(cmd, uow, ctx, new=True),
         status=201,
         location=f"/org/members/{cmd.member_id}",
+        occurred_at=body.occurred_at,
     )
 
 
@@ -144,10 +147,10 @@ async def assign_member(
 )
 async def list_members(
     svc: Collab,
-    _actor: CurrentPrincipal,
+    _actor: Reader,
     region_id: Filter = None,
     team_id: Filter = None,
-    role: Annotated[Role | None, Query()] = None,
+    role: Annotated[MemberRole | None, Query()] = None,
     manager_id: Filter = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -166,7 +169,7 @@ async def list_members(
     responses=PROBLEMS,
 )
 async def get_member(
-    member_id: PathId, svc: Collab, _actor: CurrentPrincipal, response: Response
+    member_id: PathId, svc: Collab, _actor: Reader, response: Response
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         member = await uow.org.member(member_id)
@@ -198,4 +201,5 @@ async def reassign_member(
         actor,
         lambda uow, ctx: h.assign_member(cmd, uow, ctx, new=False),
         expected=expected,
+        occurred_at=body.occurred_at,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.identity import Role
+from shared.http.types import BusinessDateTime
+from shared.identity import MemberRole
 
 Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
@@ -33,7 +34,15 @@ T = TypeVar("T")
 
 
 class Strict(BaseModel):
+    """A command body: strict fields, and the command's business time."""
+
     model_config = ConfigDict(extra="forbid")
+
+    occurred_at: BusinessDateTime | None = Field(
+        default=None,
+        description="business time (imported history: admins and the importer only); "
+        "default the server's now",
+    )
 
 
 class RegionCreate(Strict):
@@ -69,7 +78,7 @@ class MemberUpdate(Strict):
 
     name: ShortText
     email: Email | None = None
-    role: Role
+    role: MemberRole
     region_id: Id
     team_id: Id = Field(description="a team of `region_id`")
     manager_id: Id | None = Field(default=None, description="another member of the directory")
@@ -83,7 +92,7 @@ class MemberRead(BaseModel):
     member_id: str
     name: str
     email: str | None
-    role: Role
+    role: MemberRole
     region_id: str
     team_id: str
     manager_id: str | None
@@ -142,12 +151,12 @@ class AccountRead(BaseModel):
 
 class ContactRequestCreate(Strict):
     purpose: ShortText = Field(examples=["joint technical session with the Guangzhou plant"])
-    window_start: AwareDatetime
-    window_end: AwareDatetime = Field(description="after window_start, at most 90 days later")
+    window_start: BusinessDateTime
+    window_end: BusinessDateTime = Field(description="after window_start, at most 90 days later")
 
 
 class ContactApproval(Strict):
-    valid_until: AwareDatetime | None = Field(
+    valid_until: BusinessDateTime | None = Field(
         default=None, description="at most the window's end (the default)"
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from services.collab_svc.adapters.timeline import TimelineQuery
 from services.collab_svc.domain import permissions
@@ -14,6 +13,7 @@ from services.collab_svc.entrypoints.api import schemas as s
 from services.collab_svc.entrypoints.api.deps import Collab, PathId
 from shared.errors import ValidationFailedError
 from shared.http.auth import CurrentPrincipal
+from shared.http.types import BusinessDateTime
 from shared.problems_doc import PROBLEMS
 
 router = APIRouter(tags=["timeline"])
@@ -22,8 +22,8 @@ Kinds = Annotated[
     Query(description="repeatable: ?kind=activity&kind=stage_advanced", max_length=13),
 ]
 Region = Annotated[str | None, Query(max_length=100, description="the region that acted")]
-Since = Annotated[AwareDatetime | None, Query(description="occurred at or after (inclusive)")]
-Until = Annotated[AwareDatetime | None, Query(description="occurred before (exclusive)")]
+Since = Annotated[BusinessDateTime | None, Query(description="occurred at or after (inclusive)")]
+Until = Annotated[BusinessDateTime | None, Query(description="occurred before (exclusive)")]
 Order = Annotated[Literal["asc", "desc"], Query(description="by business time; newest first")]
 Cursor = Annotated[str | None, Query(max_length=300)]
 Limit = Annotated[int, Query(ge=1, le=200)]

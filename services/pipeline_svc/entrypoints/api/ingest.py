@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from services.pipeline_svc.application.ingest import SyncedLog, ingest_log
 from services.pipeline_svc.domain.errors import NotPermittedError
@@ -14,6 +14,7 @@ from services.pipeline_svc.entrypoints.api.deps import Pipeline
 from services.pipeline_svc.entrypoints.api.schemas import Id, LongText, Strict
 from shared.errors import ConcurrencyError
 from shared.http.auth import CurrentPrincipal
+from shared.http.types import BusinessDateTime
 from shared.problems_doc import PROBLEMS
 
 router = APIRouter(prefix="/ingest", tags=["ingestion"])
@@ -24,7 +25,7 @@ class LogIn(Strict):
     external_id: Annotated[str, Field(min_length=1, max_length=200)]
     channel: Literal["email", "phone"]
     contact: Annotated[str, Field(min_length=3, max_length=320, description="email or phone")]
-    occurred_at: AwareDatetime
+    occurred_at: BusinessDateTime
     actor_id: Id
     actor_region: Id
     summary: LongText = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -44,9 +45,13 @@ async def _run(
     expected: int | None,
     step: Callable[[PipelineUnitOfWork, Context], Awaitable[h.Outcome]],
     status: int = 200,
+    occurred_at: datetime | None = None,
+    *,
+    activity: bool = False,
 ) -> Response:
     async def handler(uow: PipelineUnitOfWork) -> CommandResult:
-        return _result(await step(uow, svc.context(actor, expected)), status)
+        ctx = svc.context(actor, expected, occurred_at, activity=activity)
+        return _result(await step(uow, ctx), status)
 
     return await execute(request, actor, svc.uow, handler, retry_on_conflict=expected is None)
 
@@ -73,13 +78,12 @@ async def open_opportunity(
         currency=body.currency,
         expected_close_date=body.expected_close_date,
         lead_source=body.lead_source,
-        occurred_at=body.occurred_at,
     )
 
     async def step(uow: PipelineUnitOfWork, ctx: Context) -> h.Outcome:
         return await h.open_(cmd, uow, ctx, svc.playbooks)
 
-    return await _run(request, svc, actor, None, step, status=201)
+    return await _run(request, svc, actor, None, step, 201, body.occurred_at)
 
 
 @router.get(
@@ -105,6 +109,8 @@ async def list_opportunities(
         if region is not None and region != actor.region:
             raise NotPermittedError(f"members of {actor.region} list their own region only")
         region = actor.region
+    if not permissions.may_read(actor, region or actor.region):
+        raise NotPermittedError(f"a {actor.role} may not list opportunities")
     q = ListQuery(region, team, owner_id, stage, status, account_id, cursor, limit)
     async with svc.uow() as uow:
         items, nxt = await uow.views.page(q)
@@ -123,7 +129,7 @@ async def get_opportunity(
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
         opp = await h.load(uow, opportunity_id)
-        region = await h.deal_region(uow, opp)
+        region = opp.region
         if not permissions.may_read(actor, region):
             raise NotPermittedError(f"the opportunity belongs to region {region}")
         pb = await svc.playbooks.current(uow)
@@ -202,7 +208,6 @@ async def log_activity(
         opportunity_id=opportunity_id,
         activity_id=str(uuid.uuid4()),
         kind=body.kind,
-        occurred_at=body.occurred_at,
         contacts=body.contacts,
         summary=body.summary,
         objections_raised=body.objections_raised,
@@ -210,7 +215,13 @@ async def log_activity(
         next_step=body.next_step,
     )
     return await _run(
-        request, svc, actor, expected, lambda u, ctx: h.log_activity(cmd, u, ctx, svc.playbooks)
+        request,
+        svc,
+        actor,
+        expected,
+        lambda u, ctx: h.log_activity(cmd, u, ctx, svc.playbooks),
+        occurred_at=body.occurred_at,
+        activity=True,
     )
 
 
@@ -223,11 +234,14 @@ async def submit_artifact(
     actor: CurrentPrincipal,
     expected: IfMatch,
 ) -> Response:
-    cmd = c.SubmitArtifact(
-        opportunity_id, str(uuid.uuid4()), body.kind, body.fields, body.occurred_at
-    )
+    cmd = c.SubmitArtifact(opportunity_id, str(uuid.uuid4()), body.kind, body.fields)
     return await _run(
-        request, svc, actor, expected, lambda u, ctx: h.submit_artifact(cmd, u, ctx, svc.playbooks)
+        request,
+        svc,
+        actor,
+        expected,
+        lambda u, ctx: h.submit_artifact(cmd, u, ctx, svc.playbooks),
+        occurred_at=body.occurred_at,
     )
 
 
@@ -244,7 +258,12 @@ async def map_stakeholder(
         opportunity_id, str(uuid.uuid4()), body.name, body.role, body.title, body.email, body.phone
     )
     return await _run(
-        request, svc, actor, expected, lambda u, ctx: h.map_stakeholder(cmd, u, ctx, svc.playbooks)
+        request,
+        svc,
+        actor,
+        expected,
+        lambda u, ctx: h.map_stakeholder(cmd, u, ctx, svc.playbooks),
+        occurred_at=body.occurred_at,
     )
 
 
@@ -259,7 +278,12 @@ async def advance(
 ) -> Response:
     cmd = c.AdvanceStage(opportunity_id, body.to_stage if body else None)
     return await _run(
-        request, svc, actor, expected, lambda u, ctx: h.advance_stage(cmd, u, ctx, svc.playbooks)
+        request,
+        svc,
+        actor,
+        expected,
+        lambda u, ctx: h.advance_stage(cmd, u, ctx, svc.playbooks),
+        occurred_at=body.occurred_at if body else None,
     )
 
 
@@ -274,7 +298,12 @@ async def reassign(
 ) -> Response:
     cmd = c.ReassignOpportunity(opportunity_id, body.to_owner, body.team, body.reason)
     return await _run(
-        request, svc, actor, expected, lambda u, ctx: h.reassign(cmd, u, ctx, svc.playbooks)
+        request,
+        svc,
+        actor,
+        expected,
+        lambda u, ctx: h.reassign(cmd, u, ctx, svc.playbooks),
+        occurred_at=body.occurred_at,
     )
 
 
@@ -291,5 +320,10 @@ async def close(
 ) -> Response:
     cmd = c.CloseOpportunity(opportunity_id, body.outcome, body.reason, body.competitor)
     return await _run(
-        request, svc, actor, expected, lambda u, ctx: h.close(cmd, u, ctx, svc.playbooks)
+        request,
+        svc,
+        actor,
+        expected,
+        lambda u, ctx: h.close(cmd, u, ctx, svc.playbooks),
+        occurred_at=body.occurred_at,
     )

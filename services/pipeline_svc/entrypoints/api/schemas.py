@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.pipeline import MissingItem
+from shared.http.types import BusinessDate, BusinessDateTime
 
 Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
@@ -19,6 +19,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: business time of a command; admins and importers may give it, members only within the
+#: clock-skew tolerance (and, for activities, within the backdating window)
+OccurredAt = Annotated[
+    BusinessDateTime | None,
+    Field(description="business time (imports: admins and the importer); default the server's now"),
+]
+
+
 class OpportunityCreate(Strict):
     account_id: Id
     title: ShortText
@@ -27,9 +35,9 @@ class OpportunityCreate(Strict):
     team: Id | None = Field(default=None, description="defaults to the caller's team")
     amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
-    expected_close_date: date
+    expected_close_date: BusinessDate
     lead_source: ShortText | None = None
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: BusinessDateTime | None = Field(
         default=None, description="business time the lead was captured (imports); default now"
     )
 
@@ -51,7 +59,11 @@ class OpportunityCreate(Strict):
 
 class ActivityCreate(Strict):
     kind: Id = Field(examples=["call", "visit", "demo", "interview"])
-    occurred_at: AwareDatetime | None = None
+    occurred_at: BusinessDateTime | None = Field(
+        default=None,
+        description="when it happened; reps and managers may backdate up to the window "
+        "(default 30 days), admins and the importer any time; default now",
+    )
     contacts: list[ShortText] = Field(default_factory=list, max_length=50)
     summary: LongText = ""
     objections_raised: list[ShortText] = Field(default_factory=list, max_length=50)
@@ -62,7 +74,7 @@ class ActivityCreate(Strict):
 class ArtifactCreate(Strict):
     kind: Id = Field(examples=["needs_interview_notes"])
     fields: dict[Id, Any] = Field(max_length=100)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: OccurredAt = None
 
 
 class StakeholderCreate(Strict):
@@ -71,29 +83,35 @@ class StakeholderCreate(Strict):
     title: ShortText | None = None
     email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
     phone: Annotated[str, Field(max_length=40, pattern=r"^[0-9+() -]+$")] | None = None
+    occurred_at: OccurredAt = None
 
 
 class AdvanceRequest(Strict):
     to_stage: Id | None = Field(default=None, description="optional: must be the next stage")
+    occurred_at: OccurredAt = None
 
 
 class ReassignRequest(Strict):
     to_owner: Id
     team: Id | None = None
     reason: ShortText | None = None
+    occurred_at: OccurredAt = None
 
 
 class CloseRequest(Strict):
     outcome: Literal["won", "lost"]
     reason: ShortText
     competitor: ShortText | None = None
+    occurred_at: OccurredAt = None
 
 
 class GateStatus(BaseModel):
-    next_stage: str
+    next_stage: str | None = Field(description="null when the deal's stage is not in the playbook")
     ready: bool
     missing: list[MissingItem]
     playbook_version: int
+    stage_in_playbook: bool = True
+    detail: str | None = None
 
 
 class OpportunityRead(BaseModel):

@@ -1,0 +1,1 @@
+"""Webhooks for partners: subscriptions, the dispatcher, the delivery worker and their API."""

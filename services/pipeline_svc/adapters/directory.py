@@ -1,0 +1,108 @@
+"""Queries on the pipeline's collab projection, bound to the command's connection."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.pipeline_svc.domain.matching import AccountOfRecord, DealCandidate
+from services.pipeline_svc.domain.permissions import Member
+
+HAS_GRANT = text(
+    "SELECT EXISTS (SELECT 1 FROM contact_grants WHERE account_id = :a AND member_id = :m"
+    " AND status = 'approved' AND valid_from <= :at AND valid_until > :at)"
+)
+ADD_CONTACT = text(
+    "INSERT INTO contact_points (contact, account_id, opportunity_id) VALUES (:c, :a, :o)"
+    " ON CONFLICT DO NOTHING"
+)
+ACCOUNTS_OF_RECORD = text(
+    "SELECT c.account_id, k.owning_region FROM contact_points c"
+    " JOIN known_accounts k ON k.account_id = c.account_id"
+    " WHERE c.contact = :c AND c.opportunity_id = ''"
+)
+OPEN_DEALS = text(
+    "SELECT DISTINCT v.opportunity_id, v.account_id, v.region, v.opened_at,"
+    " (c.opportunity_id <> '') AS via_stakeholder FROM contact_points c"
+    " JOIN opportunity_views v ON (c.opportunity_id = v.opportunity_id)"
+    " OR (c.opportunity_id = '' AND c.account_id = v.account_id)"
+    " WHERE c.contact = :c AND v.status = 'open'"
+)
+
+
+def normalise_contact(value: str) -> str:
+    """Emails compare case-insensitively; phone numbers by their digits."""
+    value = value.strip()
+    if "@" in value:
+        return value.lower()
+    return re.sub(r"\D", "", value)
+
+
+class Directory:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def owning_region(self, account_id: str, *, lock: bool = False) -> str | None:
+        """`lock` holds the row (shared) to the end of the transaction: a transfer waits."""
+        sql = "SELECT owning_region FROM known_accounts WHERE account_id = :a"
+        row = await self._conn.execute(
+            text(sql + (" FOR SHARE" if lock else "")), {"a": account_id}
+        )
+        return row.scalar()
+
+    async def member(self, member_id: str) -> Member | None:
+        row = (
+            await self._conn.execute(
+                text("SELECT member_id, region, team, role FROM org_members WHERE member_id = :m"),
+                {"m": member_id},
+            )
+        ).first()
+        return Member(row.member_id, row.region, row.team, row.role) if row else None
+
+    async def has_grant(self, account_id: str, member_id: str, at: datetime) -> bool:
+        row = await self._conn.execute(HAS_GRANT, {"a": account_id, "m": member_id, "at": at})
+        return bool(row.scalar())
+
+    async def add_stakeholder_contact(self, contact: str, account_id: str, opp_id: str) -> None:
+        await self._conn.execute(
+            ADD_CONTACT, {"c": normalise_contact(contact), "a": account_id, "o": opp_id}
+        )
+
+    async def reached_by(self, contact: str) -> tuple[list[AccountOfRecord], list[DealCandidate]]:
+        """The accounts whose master data lists the contact, and the open deals it reaches."""
+        c = normalise_contact(contact)
+        accounts = await self._conn.execute(ACCOUNTS_OF_RECORD, {"c": c})
+        deals = await self._conn.execute(OPEN_DEALS, {"c": c})
+        return (
+            [AccountOfRecord(r.account_id, r.owning_region) for r in accounts],
+            [
+                DealCandidate(
+                    r.opportunity_id, r.account_id, r.region, r.opened_at, r.via_stakeholder
+                )
+                for r in deals
+            ],
+        )
+
+    async def ingested(self, external_id: str) -> tuple[str, str] | None:
+        row = (
+            await self._conn.execute(
+                text(
+                    "SELECT opportunity_id, activity_id FROM ingested_logs WHERE external_id = :x"
+                ),
+                {"x": external_id},
+            )
+        ).first()
+        return (row.opportunity_id, row.activity_id) if row else None
+
+    async def mark_ingested(self, external_id: str, opp_id: str, activity_id: str) -> bool:
+        row = await self._conn.execute(
+            text(
+                "INSERT INTO ingested_logs (external_id, opportunity_id, activity_id)"
+                " VALUES (:x, :o, :a) ON CONFLICT DO NOTHING RETURNING 1"
+            ),
+            {"x": external_id, "o": opp_id, "a": activity_id},
+        )
+        return row.first() is not None
