@@ -8,6 +8,7 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
+from shared.auth import issue_token
 from shared.cli import app
 from shared.demo.command import parse_now
 from shared.demo.console import token_factory
@@ -61,8 +62,7 @@ def test_the_importer_acts_as_each_member_and_the_mail_sync_as_a_partner(
     plan = small_plans["before"]
 
     def sign(sub: str, role: str, region: str, team: str) -> str:
-        claims = {"sub": sub, "role": role, "region": region, "team": team}
-        return jwt.encode(claims, DEV_JWT_SECRET, algorithm="HS256")
+        return issue_token(DEV_JWT_SECRET, sub=sub, role=role, region=region, team=team)
 
     token_for = token_factory(plan, sign)
 
