@@ -95,6 +95,7 @@ def outcome(report: Report) -> Table:
     table.add_row("answers", str(report.sent))
     for status, n in sorted(report.statuses.items()):
         table.add_row(f"  HTTP {status}", str(n))
+    table.add_row("replayed (answered before: a rerun)", str(report.replayed))
     table.add_row("retries (transient, account not yet known)", str(report.retries))
     table.add_row("5xx seen (retried)", str(report.server_errors))
     table.add_row("unexpected answers", str(report.unexpected))

@@ -42,6 +42,8 @@ class Report:
     sent: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     retries: int = 0
+    #: answers given before (Idempotency-Key replay, or a synced log already ingested)
+    replayed: int = 0
     server_errors: int = 0
     skipped: int = 0
     unexpected: int = 0
@@ -122,8 +124,11 @@ class Driver:
             self.report.fail(cmd, f"{answer.status_code} {answer.text[:300]}")
             return
         body: Any = answer.json()
-        if path == "/ingest/activities" and body["results"][0]["status"] == "unmatched":
+        ingested = body["results"][0]["status"] if path == "/ingest/activities" else None
+        if ingested == "unmatched":
             self.report.fail(cmd, "the synced log matched no open opportunity")
+        if answer.headers.get("Idempotent-Replayed") == "true" or ingested == "duplicate":
+            self.report.replayed += 1
         if cmd.creates is not None:
             self.ids[cmd.creates] = str(body.get("id") or body["request_id"])
 

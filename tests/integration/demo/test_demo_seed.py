@@ -102,6 +102,7 @@ async def test_a_small_demo_plays_without_a_server_error(stack: Stack, plan: Pla
     assert report.failures == []
     assert (report.unexpected, report.skipped) == (0, 0)
     assert report.sent == len(plan.commands)
+    assert report.replayed == 0
     assert report.statuses[409] == plan.expected_events("pipeline")["StageAdvanceBlocked"]
 
 
@@ -125,5 +126,6 @@ async def test_a_rerun_replays_and_records_nothing_new(stack: Stack, plan: Plan)
     before = {s: await stack.events(s) for s in ("pipeline", "collab")}
     report = await stack.play(plan, "it-1")
     assert (report.unexpected, report.skipped, report.server_errors) == (0, 0, 0)
+    assert report.replayed == len(plan.commands)
     for service in ("pipeline", "collab"):
         assert _commanded(await stack.events(service)) == _commanded(before[service])
