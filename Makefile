@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Reinstall only when the dependency pins or the project metadata change.
 STAMP := $(VENV)/.sightline-installed
 
-.PHONY: run test bench lock clean install
+.PHONY: run test bench chaos lock clean install
 
 run: install
 	$(BIN)/sightline up
@@ -15,11 +15,15 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared services
+	$(BIN)/mypy shared services chaos
 	$(BIN)/pytest -p no:cacheprovider
 
 bench: install
 	$(BIN)/python -m bench
+
+# Faults under load, then checks that nothing was lost or doubled; CHAOS_ARGS=--reduced for CI.
+chaos: install
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 install: $(STAMP)
 

@@ -7,12 +7,17 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from shared.delivery_cli import dead_letters_app, outbox_app
+
 app = typer.Typer(
     name="sightline",
     help="Sightline: run the four services locally and operate them.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(outbox_app, name="outbox")
 
 ServiceArg = Annotated[str, typer.Argument(help="pipeline, scoring, alert or collab")]
 

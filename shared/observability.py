@@ -75,3 +75,19 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+CONSUMER_STALLED = Gauge(
+    "sightline_consumer_stalled_partitions",
+    "Partitions a consumer holds back while it waits out an infrastructure fault or a newer"
+    " event version (offset not committed)",
+    ["group"],
+)
+DEAD_LETTERS_PARKED = Gauge(
+    "sightline_dead_letters_parked",
+    "Dead letters in the service's database not yet replayed or discarded",
+    ["service"],
+)
+OUTBOX_PARKED = Gauge(
+    "sightline_outbox_parked", "Outbox rows the relay parked (cannot be published)", ["service"]
+)

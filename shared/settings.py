@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     kafka_transactional_id: str | None = None
     consumer_max_attempts: int = 3
     relay_batch_size: int = 500
+    #: a relay batch also stops at this many bytes of payload (its memory stays bounded)
+    relay_batch_max_bytes: int = 4_000_000
     relay_poll_interval_s: float = 1.0
     #: after a broker lost its log (memory storage restarted), publish the event log again
     republish_on_empty_broker: bool = True
@@ -70,6 +73,8 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = 72.0
     #: how often time-driven workers (grant expiry, rule deadlines) look for due work
     scheduler_interval_s: float = 5.0
+    #: the organisation's time zone: ISO weeks, months and quarters of scores and KPIs
+    timezone: str = "Asia/Shanghai"
     max_body_bytes: int = 1_000_000
     #: webhooks (alert_svc): the hosts partner endpoints may use, comma-separated `host` or
     #: `host:port` (`[v6]:port`); `*` admits any host whose addresses are all public. A private,
@@ -86,6 +91,16 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> Settings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"SIGHTLINE_TIMEZONE {self.timezone!r} is not a known time zone"
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _asyncpg_url(self) -> Settings:

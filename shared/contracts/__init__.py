@@ -1,5 +1,5 @@
 """The event catalogue: every service's published events, registered in `shared.events.registry`."""
 
-from shared.contracts import collab, pipeline, playbook
+from shared.contracts import collab, pipeline, playbook, scoring
 
-__all__ = ["collab", "pipeline", "playbook"]
+__all__ = ["collab", "pipeline", "playbook", "scoring"]

@@ -51,6 +51,10 @@ class EventRegistry:
     def knows(self, name: str) -> bool:
         return name in self._latest
 
+    def latest(self, name: str) -> int | None:
+        """The newest version of `name` this process has a model for."""
+        return self._latest.get(name)
+
     def parse(self, name: str, version: int, payload: dict[str, Any]) -> DomainEvent:
         """Build the latest model of `name` from a payload stored at `version`."""
         latest = self._latest.get(name)

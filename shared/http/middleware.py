@@ -11,7 +11,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PayloadTooLargeError
-from shared.http.problems import from_error, internal_error
+from shared.http.problems import from_error, internal_error, unavailable
+from shared.messaging.faults import is_transient
 from shared.observability import REQUEST_LATENCY, correlation_id
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,18 @@ class SightlineMiddleware:
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
-            except Exception:
+            except Exception as exc:
+                if is_transient(exc) and not status["started"]:
+                    # the database or broker is away for a moment: the client should retry
+                    log.warning(
+                        "unavailable on %s %s: %s",
+                        scope["method"],
+                        scope["path"],
+                        type(exc).__name__,
+                        extra={"correlation_id": cid},
+                    )
+                    await unavailable(scope["path"])(scope, receive, send_with_id)
+                    return
                 # inside the correlation scope: the log line, the header and the body all carry it
                 log.exception(
                     "unhandled error on %s %s",

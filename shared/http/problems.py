@@ -130,3 +130,21 @@ def internal_error(instance: str) -> JSONResponse:
         "an unexpected error occurred; quote the correlation id when reporting it",
         instance,
     )
+
+
+#: seconds a client is asked to wait before retrying while a dependency is away
+RETRY_AFTER_S = 1
+
+
+def unavailable(instance: str) -> JSONResponse:
+    """The 503 problem for a database or broker fault: nothing was written, retry the command."""
+    response = problem(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        "a dependency (database or broker) is unavailable for a moment; nothing was changed, "
+        "retry the request (with the same Idempotency-Key)",
+        instance,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response

@@ -13,6 +13,8 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+#: room for CloudEvents headers and record framing above the largest accepted body
+RECORD_HEADROOM_BYTES = 64 * 1024
 
 
 def make_producer(settings: Settings, transactional: bool = True) -> AIOKafkaProducer:
@@ -22,6 +24,9 @@ def make_producer(settings: Settings, transactional: bool = True) -> AIOKafkaPro
         acks="all",
         linger_ms=1,
         request_timeout_ms=10_000,
+        # an event is at most max_event_bytes (far below the body limit), so no stored event
+        # can be refused by our own producer; the broker's message.max.bytes must match
+        max_request_size=settings.max_body_bytes + RECORD_HEADROOM_BYTES,
         # the embedded broker cannot do InitProducerId; production may switch these on
         enable_idempotence=settings.kafka_enable_idempotence,
         transactional_id=settings.kafka_transactional_id if transactional else None,
@@ -70,5 +75,10 @@ async def stop_quietly(client: Any, timeout_s: float = 5.0) -> None:
         log.warning("%s did not stop cleanly: %s", type(client).__name__, exc)
 
 
+def backoff_delay(attempt: int, cap_s: float = 5.0) -> float:
+    """Exponential: 0.2 s, 0.4 s, 0.8 s ... up to `cap_s`."""
+    return float(min(cap_s, 0.1 * 2 ** min(max(attempt, 0), 10)))
+
+
 async def backoff(attempt: int, cap_s: float = 5.0) -> None:
-    await asyncio.sleep(min(cap_s, 0.1 * 2 ** min(attempt, 10)))
+    await asyncio.sleep(backoff_delay(attempt, cap_s))

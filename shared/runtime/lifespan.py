@@ -17,7 +17,10 @@ from shared.clock import Clock
 from shared.db import make_engine, migrate
 from shared.events.registry import registry
 from shared.http.app import cancel_all, tcp_reachable
+from shared.messaging.consumer import stalled_consumers
+from shared.messaging.deadletters import open_counts
 from shared.messaging.relay import OutboxRelay
+from shared.observability import DEAD_LETTERS_PARKED, OUTBOX_PARKED
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,12 @@ def service_lifespan(
         async def broker() -> None:
             await tcp_reachable(settings.kafka_bootstrap_servers or "")
 
-        app.state.readiness = {"database": database, "broker": broker}
+        async def consumers() -> None:
+            stalled = stalled_consumers()
+            if stalled:
+                raise RuntimeError(f"consumers holding messages back: {stalled}")
+
+        app.state.readiness = {"database": database, "broker": broker, "consumers": consumers}
         tasks: list[asyncio.Task[Any]] = []
         if settings.mode in ("worker", "all"):
             relay = OutboxRelay(engine, settings, registry, clock)
@@ -52,6 +60,7 @@ def service_lifespan(
             tasks.append(
                 asyncio.create_task(expire_idempotency_keys(engine, settings.idempotency_ttl_hours))
             )
+            tasks.append(asyncio.create_task(measure_parked(engine, settings.service)))
         else:
             for w in workers:
                 w.close()  # api-only replicas leave background work to the workers
@@ -85,4 +94,16 @@ async def expire_idempotency_keys(
                 )
         except Exception as exc:  # the database may be away: try again next round
             log.warning("idempotency key expiry failed: %s", exc)
+        await asyncio.sleep(every_s)
+
+
+async def measure_parked(engine: AsyncEngine, service: str, every_s: float = 5.0) -> None:
+    """Keep the gauges of parked dead letters and parked outbox rows current."""
+    while True:
+        try:
+            letters, events = await open_counts(engine)
+            DEAD_LETTERS_PARKED.labels(service).set(letters)
+            OUTBOX_PARKED.labels(service).set(events)
+        except Exception as exc:  # the database may be away: measure again next round
+            log.warning("counting parked messages failed: %s", exc)
         await asyncio.sleep(every_s)

@@ -50,15 +50,25 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return f"(no log at {path})"
 
 
+#: threads that live as long as the process's children (the supervisor's), besides the main one
+_LONG_LIVED: set[int] = set()
+
+
+def spawns_children_for_life() -> None:
+    """Declare the calling thread long-lived: children it starts get the parent-death signal."""
+    _LONG_LIVED.add(threading.get_ident())
+
+
 def child_preexec() -> Callable[[], None] | None:
     """A `preexec_fn` that makes the child get SIGTERM when this process dies (Linux only).
 
     Without it a SIGKILLed launcher would leave the broker and the services running. The
-    signal follows the *thread* that spawned the child, so it is only armed from the main thread.
+    signal follows the *thread* that spawned the child, so it is only armed from the main
+    thread or a thread declared with `spawns_children_for_life` (the supervisor's).
     """
-    if (
-        not sys.platform.startswith("linux")
-        or threading.current_thread() is not threading.main_thread()
+    current = threading.current_thread()
+    if not sys.platform.startswith("linux") or (
+        current is not threading.main_thread() and threading.get_ident() not in _LONG_LIVED
     ):
         return None
     try:

@@ -101,10 +101,8 @@ def provide_broker(
         except Exception as exc:
             raise LaunchError(f"embedded broker failed: {exc}") from exc
         bootstrap = kafka.bootstrap
-    partitions = int(env_value(env, "SIGHTLINE_TOPIC_PARTITIONS") or 6)
-    replicas = int(env_value(env, "SIGHTLINE_TOPIC_REPLICATION_FACTOR") or 1)
     try:
-        run_blocking(ensure_topics(bootstrap, topic_names(env), partitions, replicas))
+        ensure_domain_topics(env, bootstrap)
     except BaseException as exc:
         if kafka is not None:
             kafka.stop()
@@ -112,6 +110,13 @@ def provide_broker(
             raise LaunchError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
         raise
     return kafka, bootstrap
+
+
+def ensure_domain_topics(env: Mapping[str, str], bootstrap: str) -> None:
+    """The four domain topics, with the configured partitions; existing ones are left alone."""
+    partitions = int(env_value(env, "SIGHTLINE_TOPIC_PARTITIONS") or 6)
+    replicas = int(env_value(env, "SIGHTLINE_TOPIC_REPLICATION_FACTOR") or 1)
+    run_blocking(ensure_topics(bootstrap, topic_names(env), partitions, replicas))
 
 
 def jwt_secret(env: Mapping[str, str]) -> str | None:

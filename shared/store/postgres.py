@@ -13,12 +13,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import Clock
-from shared.errors import ConcurrencyError
+from shared.errors import ConcurrencyError, PayloadTooLargeError
 from shared.events.envelope import Envelope, Metadata, NewEvent
 from shared.events.registry import EventRegistry
 from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
 
+#: the largest event payload accepted at append: far below the producer's request limit
+#: (`max_body_bytes` + headroom), so a stored event can always be published
+MAX_EVENT_BYTES = 256 * 1024
 COLUMNS = (
     "global_id, tx_id::text AS tx_id, event_id, stream_id, stream_type, version, event_name,"
     " event_version, payload, metadata, partition_key, recorded_at"
@@ -135,6 +138,14 @@ class PostgresEventStore:
             }
             for e in envelopes
         ]
+        for row in rows:
+            size = len(str(row["payload"]).encode())
+            if size > MAX_EVENT_BYTES:
+                raise PayloadTooLargeError(
+                    f"the {row['event_name']} event would be {size} bytes;"
+                    f" an event may hold at most {MAX_EVENT_BYTES}",
+                    limit=MAX_EVENT_BYTES,
+                )
         clash = ConcurrencyError(
             f"stream {stream_id} is not at version {expected_version}", stream_id=stream_id
         )

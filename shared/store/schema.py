@@ -1,4 +1,5 @@
-"""DDL of the tables every service database has: events (with its outbox index), idempotency, inbox.
+"""DDL of the tables every service database has: events (with its outbox index), idempotency, inbox,
+dead letters.
 
 Migrations of each service call `create_shared_schema`, so the four stores are identical.
 """
@@ -82,4 +83,54 @@ def create_shared_schema(execute: Callable[[str], object]) -> None:
 
 def drop_shared_schema(execute: Callable[[str], object]) -> None:
     for statement in DROP_SHARED_DDL:
+        execute(statement)
+
+
+# Durable delivery: what a consumer could not apply (replayable), and outbox rows the relay
+# could not publish (parked with their error; later rows of the same key wait behind them).
+DELIVERY_DDL = [
+    """
+    CREATE TABLE dead_letters (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        consumer text NOT NULL,
+        event_id text,
+        event_type text,
+        topic text NOT NULL,
+        partition integer NOT NULL,
+        "offset" bigint NOT NULL,
+        key bytea,
+        value bytea,
+        headers jsonb NOT NULL,
+        error text NOT NULL,
+        attempts integer NOT NULL DEFAULT 1,
+        status text NOT NULL DEFAULT 'parked'
+            CHECK (status IN ('parked', 'replay', 'replayed', 'discarded')),
+        parked_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    # not unique: offsets start again at 0 on a broker that lost its log
+    'CREATE INDEX dead_letters_origin ON dead_letters (consumer, topic, partition, "offset")',
+    "CREATE INDEX dead_letters_open ON dead_letters (consumer, status) WHERE status <> 'replayed'",
+    "ALTER TABLE events ADD COLUMN parked_at timestamptz, ADD COLUMN park_error text",
+    """
+    CREATE INDEX events_parked ON events (partition_key, global_id)
+    WHERE parked_at IS NOT NULL AND published_at IS NULL
+    """,
+]
+
+DROP_DELIVERY_DDL = [
+    "DROP INDEX IF EXISTS events_parked",
+    "ALTER TABLE events DROP COLUMN IF EXISTS parked_at, DROP COLUMN IF EXISTS park_error",
+    "DROP TABLE IF EXISTS dead_letters",
+]
+
+
+def create_delivery_schema(execute: Callable[[str], object]) -> None:
+    for statement in DELIVERY_DDL:
+        execute(statement)
+
+
+def drop_delivery_schema(execute: Callable[[str], object]) -> None:
+    for statement in DROP_DELIVERY_DDL:
         execute(statement)

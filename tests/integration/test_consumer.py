@@ -150,6 +150,12 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     try:
         await eventually(lambda: _has(engine, ["after the poison"]), timeout_s=40)
         dead = await read_topic(kafka_bootstrap, runner.dlq_topic, lambda rs: len(rs) >= 3)
+        async with engine.connect() as conn:
+            parked = list(
+                await conn.execute(
+                    text("SELECT event_id, error, status FROM dead_letters ORDER BY id")
+                )
+            )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -161,6 +167,13 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     assert "RuntimeError: the projection cannot take this one" in errors[2]
     assert all(header(r, "x-dlq-topic") == topic for r in dead)
     assert header(dead[2], "ce_id") == str(failing.event_id), "the original message travels along"
+    # the durable copy: in the consumer's own database, ready to be replayed
+    assert [(r.event_id, r.status) for r in parked] == [
+        ("x", "parked"),
+        (no_type[2][0][1].decode(), "parked"),
+        (str(failing.event_id), "parked"),
+    ]
+    assert "RuntimeError: the projection cannot take this one" in parked[2].error
 
 
 async def test_events_without_a_handler_are_skipped(

@@ -1,13 +1,13 @@
 """Webhook subscriptions, the events they get, deliveries and the attempts of each delivery.
 
 Revision ID: 0025
-Revises: 0001
+Revises: 0010
 """
 
 from alembic import op
 
 revision = "0025"
-down_revision = "0001"
+down_revision = "0010"
 
 UP = (
     # configuration, not business facts: rows, not events, so the secret never reaches Kafka

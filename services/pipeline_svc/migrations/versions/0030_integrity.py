@@ -1,13 +1,13 @@
 """The org directory as the pipeline knows it from collab's MemberAssigned events.
 
 Revision ID: 0030
-Revises: 0002
+Revises: 0010
 """
 
 from alembic import op
 
 revision = "0030"
-down_revision = "0002"
+down_revision = "0010"
 
 
 def upgrade() -> None:

@@ -1,0 +1,1 @@
+"""Fault harness: the whole runtime under steady load while processes, broker and database fail."""

@@ -1,0 +1,84 @@
+"""The fact table: consumed pipeline and collab events, stored compactly, read back as contracts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.events.base import DomainEvent
+from shared.events.envelope import Envelope
+from shared.events.registry import EventRegistry
+
+SAVE = text(
+    "INSERT INTO scoring_facts (event_id, event_name, event_version, occurred_at, payload)"
+    " VALUES (CAST(:event_id AS uuid), :name, :version, :occurred_at, CAST(:payload AS jsonb))"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+LOAD_AFTER = text(
+    "SELECT seq, event_name, event_version, payload FROM scoring_facts WHERE seq > :after"
+    " ORDER BY seq"
+)
+TOTALS = text("SELECT count(*) AS n, COALESCE(max(seq), 0) AS top FROM scoring_facts")
+#: free text scoring never reads; dropping it keeps the table compact
+TRIM: dict[str, dict[str, Any]] = {
+    "ActivityLogged": {"summary": "", "contacts": [], "next_step": None},
+    "ArtifactSubmitted": {"fields": {}},
+    "StakeholderMapped": {"email": None, "phone": None},
+}
+
+
+def compact(env: Envelope) -> dict[str, Any]:
+    return {**env.event.payload(), **TRIM.get(env.name, {})}
+
+
+async def save(conn: AsyncConnection, env: Envelope) -> None:
+    await conn.execute(
+        SAVE,
+        {
+            "event_id": str(env.event_id),
+            "name": env.name,
+            "version": env.event.event_version,
+            "occurred_at": env.occurred_at,
+            "payload": json.dumps(compact(env), ensure_ascii=False),
+        },
+    )
+
+
+class FactCache:
+    """The facts parsed once per process; refreshed by what was added since (gap-safe)."""
+
+    def __init__(self, engine: AsyncEngine, registry: EventRegistry) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._events: list[DomainEvent] = []
+        self._top = 0
+        self._lock = asyncio.Lock()
+        #: (highest sequence, count) of the facts last read: equal stamps, equal facts
+        self.stamp = (0, 0)
+
+    async def events(self, before: datetime | None = None) -> list[DomainEvent]:
+        """Every fact (or those with business time before `before`), in no particular order."""
+        async with self._lock, self._engine.connect() as conn:
+            totals = (await conn.execute(TOTALS)).one()
+            if totals.n != len(self._events) or totals.top != self._top:
+                rows = list(await conn.execute(LOAD_AFTER, {"after": self._top}))
+                if len(self._events) + len(rows) != totals.n:
+                    # a row committed late below our top (sequence gap): reload everything
+                    self._events = []
+                    rows = list(await conn.execute(LOAD_AFTER, {"after": 0}))
+                self._events.extend(self._parse(r) for r in rows)
+                self._top = rows[-1].seq if rows else self._top
+            events = self._events
+            self.stamp = (self._top, len(events))
+        if before is None:
+            return list(events)
+        return [e for e in events if e.occurred_at < before]
+
+    def _parse(self, row: Any) -> DomainEvent:
+        payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+        return self._registry.parse(row.event_name, row.event_version, payload)

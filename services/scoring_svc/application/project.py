@@ -1,0 +1,32 @@
+"""The fact projection: consumer handler for the pipeline and collab events scoring reads."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.scoring_svc.adapters import facts
+from shared.events.envelope import Envelope
+
+PIPELINE_FACTS = (
+    "PlaybookPublished",
+    "OpportunityOpened",
+    "ActivityLogged",
+    "ArtifactSubmitted",
+    "StakeholderMapped",
+    "StageAdvanced",
+    "StageAdvanceBlocked",
+    "OpportunityReassigned",
+    "OpportunityWon",
+    "OpportunityLost",
+)
+COLLAB_FACTS = (
+    "MemberAssigned",
+    "AccountRegistered",
+    "AccountOwnershipTransferred",
+    "CrossRegionConflictDetected",
+)
+
+
+async def record_fact(conn: AsyncConnection, env: Envelope) -> None:
+    """Runs in the inbox's transaction: a redelivery changes nothing."""
+    await facts.save(conn, env)
