@@ -84,5 +84,55 @@ def republish(service: ServiceArg) -> None:
     run_republish(service)
 
 
+@app.command()
+def demo(
+    size: Annotated[str, typer.Option(help="small, medium, full, or a number of reps")] = "small",
+    seed: Annotated[int, typer.Option(help="the same seed gives the same organisation")] = 42,
+    profile: Annotated[str, typer.Option(help="before or after (behaviour profile)")] = "after",
+    months: Annotated[int, typer.Option(help="months of history up to --now", min=1, max=36)] = 12,
+    now: Annotated[
+        str | None, typer.Option(help="business 'now', ISO 8601 (default: today 00:00 UTC)")
+    ] = None,
+    pipeline_url: Annotated[str, typer.Option(help="pipeline API")] = "http://127.0.0.1:8001",
+    collab_url: Annotated[str, typer.Option(help="collab API")] = "http://127.0.0.1:8004",
+    prefix: Annotated[str, typer.Option(help="prefix of every id (seed twice side by side)")] = "",
+    concurrency: Annotated[int, typer.Option(help="streams played at once", min=1)] = 8,
+    dry_run: Annotated[bool, typer.Option(help="show the plan and its KPIs, send nothing")] = False,
+) -> None:
+    """Seed a simulated sales organisation through the public REST APIs (importer role)."""
+    import asyncio
+
+    import httpx
+    from rich.console import Console
+
+    from shared.demo.command import run_demo
+    from shared.demo.profiles import PROFILES
+    from shared.settings import Settings
+
+    if profile not in PROFILES:
+        raise typer.BadParameter("before or after", param_hint="--profile")
+    try:
+        ok = asyncio.run(
+            run_demo(
+                size=size,
+                seed=seed,
+                profile=profile,
+                months=months,
+                now=now,
+                pipeline_url=pipeline_url,
+                collab_url=collab_url,
+                prefix=prefix,
+                concurrency=concurrency,
+                dry_run=dry_run,
+                settings=Settings(),
+                console=Console(),
+            )
+        )
+    except (ValueError, KeyError, httpx.HTTPError) as exc:
+        typer.echo(f"sightline demo: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(0 if ok else 1)
+
+
 if __name__ == "__main__":
     app()

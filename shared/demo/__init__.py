@@ -1,0 +1,1 @@
+"""`sightline demo`: a simulated sales organisation seeded through the public REST APIs."""
