@@ -79,11 +79,14 @@ async def run(ctx: BenchContext) -> Section:
     ok = sum(1 for s in sent if s.answer is not None and 200 <= s.answer.status < 300)
     steady = [(t, m) for t, m in samples if t >= WARMUP_S]
     slope = slope_per_minute(steady)
+    end = samples[-1][0] if samples else 0.0
+    last_minute = slope_per_minute([(t, m) for t, m in samples if t >= end - 60.0])
     met = slope is not None and slope <= TARGET_SLOPE
     first, last = samples[0][1], samples[-1][1]
     metrics = {
         "pipeline_rss_slope_mib_per_min": rounded(slope, 3),
         "pipeline_rss_slope_target": TARGET_SLOPE,
+        "soak_pipeline_rss_slope_last_minute_mib_per_min": rounded(last_minute, 3),
         "pipeline_rss_slope_target_met": met,
         "soak_pipeline_rss_start_mib": round(first, 1),
         "soak_pipeline_rss_end_mib": round(last, 1),
@@ -105,5 +108,6 @@ async def run(ctx: BenchContext) -> Section:
             f"{slope or 0:8.3f} MiB/min  (target <= {TARGET_SLOPE}: {verdict})",
         )
     )
+    section.rows.append(("  slope over the last minute", f"{last_minute or 0:8.3f} MiB/min"))
     section.rows.append(("commands", f"{ok} of {len(sent)} answered 2xx"))
     return section
