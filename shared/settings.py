@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     relay_poll_interval_s: float = 1.0
     #: after a broker lost its log (memory storage restarted), publish the event log again
     republish_on_empty_broker: bool = True
+    #: bytes of folded aggregates a service keeps in memory (least recently used go first)
+    snapshot_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
 
     jwt_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("JWT_SECRET", "SIGHTLINE_JWT_SECRET")

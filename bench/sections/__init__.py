@@ -10,17 +10,29 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 
 from bench.context import BenchContext, Section
-from bench.sections import alert, commands, delivery, health, propagation, raw_insert, timeline
+from bench.sections import (
+    alert,
+    commands,
+    delivery,
+    health,
+    propagation,
+    raw_insert,
+    soak,
+    streams,
+    timeline,
+)
 
 SectionRun = Callable[[BenchContext], Awaitable[Section]]
 ALL: tuple[ModuleType, ...] = (
     commands,
+    streams,
     raw_insert,
     delivery,
     timeline,
     propagation,
     health,
     alert,
+    soak,
 )
 
 

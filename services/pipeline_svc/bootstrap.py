@@ -14,6 +14,7 @@ import shared.contracts  # noqa: F401 - registers the event catalogue
 from services.pipeline_svc.adapters.collab import COLLAB_HANDLED, apply_collab_event
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
+from services.pipeline_svc.domain.opportunity import SNAPSHOT_SCHEMA, Opportunity
 from services.pipeline_svc.entrypoints.api import ingest, opportunities, playbook
 from shared.business_time import BusinessTimePolicy
 from shared.clock import Clock, SystemClock
@@ -25,7 +26,7 @@ from shared.identity import Principal
 from shared.messaging.consumer import ConsumerRunner
 from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
-from shared.store.cache import StreamCache
+from shared.store.snapshots import SnapshotCache, shape_tag
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,16 +35,22 @@ class PipelineService:
     """What the routes need: a unit-of-work factory, the playbook, the clock."""
 
     def __init__(
-        self, engine: AsyncEngine, clock: Clock, policy: BusinessTimePolicy | None = None
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        policy: BusinessTimePolicy | None = None,
+        snapshot_bytes: int = Settings.model_fields["snapshot_cache_bytes"].default,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.policy = policy or BusinessTimePolicy()
         self.playbooks = Playbooks()
-        self.streams = StreamCache()
+        self.snapshots: SnapshotCache[Opportunity] = SnapshotCache(
+            shape_tag(Opportunity, SNAPSHOT_SCHEMA), snapshot_bytes
+        )
 
     def uow(self) -> PipelineUnitOfWork:
-        return PipelineUnitOfWork(self.engine, registry, self.clock, self.streams)
+        return PipelineUnitOfWork(self.engine, registry, self.clock, self.snapshots)
 
     def context(
         self,
@@ -70,7 +77,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
 
     async def setup(app: FastAPI, engine: AsyncEngine) -> list[Coroutine[Any, Any, None]]:
-        svc = PipelineService(engine, clock, settings.business_time_policy())
+        svc = PipelineService(
+            engine, clock, settings.business_time_policy(), settings.snapshot_cache_bytes
+        )
         await svc.seed()
         app.state.pipeline = svc
         handlers = dict.fromkeys(COLLAB_HANDLED, apply_collab_event)

@@ -28,7 +28,9 @@ class StoredEvent:
 
 
 class EventStore(Protocol):
-    async def load(self, stream_id: str) -> list[Envelope]: ...
+    async def load(self, stream_id: str, after: int = 0) -> list[Envelope]:
+        """The stream's events after version `after` (a snapshot's), in version order."""
+        ...
 
     async def append(
         self,

@@ -30,9 +30,10 @@ class InMemoryEventStore:
         self._clock = clock or SystemClock()
         self._pending: list[Envelope] = []
 
-    async def load(self, stream_id: str) -> list[Envelope]:
+    async def load(self, stream_id: str, after: int = 0) -> list[Envelope]:
         committed = list(self.log.streams.get(stream_id, []))
-        return committed + [e for e in self._pending if e.stream_id == stream_id]
+        mine = committed + [e for e in self._pending if e.stream_id == stream_id]
+        return [e for e in mine if e.version > after]
 
     async def append(
         self,

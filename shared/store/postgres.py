@@ -83,7 +83,10 @@ class PostgresEventStore:
         #: what this transaction read and wrote, for the cache once it commits
         self._touched: dict[str, tuple[Envelope, ...]] = {}
 
-    async def load(self, stream_id: str) -> list[Envelope]:
+    async def load(self, stream_id: str, after: int = 0) -> list[Envelope]:
+        if after:
+            result = await self._conn.execute(LOAD, {"stream_id": stream_id, "after": after})
+            return [row_to_envelope(r, self._registry) for r in result]
         known = self._cache.get(stream_id) if self._cache is not None else ()
         result = await self._conn.execute(LOAD, {"stream_id": stream_id, "after": len(known)})
         envelopes = (*known, *(row_to_envelope(r, self._registry) for r in result))

@@ -142,6 +142,22 @@ class EventStoreContract:
         assert loaded == first + second + third
         assert [e.version for e in loaded] == [1, 2, 3]
 
+    async def test_load_after_a_version_returns_only_the_later_events(
+        self, backend: Backend
+    ) -> None:
+        s = stream()
+        await append(backend, s, 0, [opened(s)])
+        tail = await append(
+            backend, s, 1, [logged(s, T0 + timedelta(hours=1)), logged(s, T0, "visit")]
+        )
+
+        async with backend.session() as store:
+            after_one = await store.load(s, after=1)
+            after_all = await store.load(s, after=3)
+
+        assert after_one == tail
+        assert after_all == []
+
     async def test_load_keeps_ids_payloads_and_metadata_exactly(self, backend: Backend) -> None:
         s = stream()
         meta = Metadata(correlation_id="c-ü", causation_id=None, actor="sup-9", region=None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
-from services.pipeline_svc.application.uow import PipelineUnitOfWork
+from services.pipeline_svc.application.uow import PipelineUnitOfWork, stream_id
 from services.pipeline_svc.application.views import render
 from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
@@ -37,13 +37,8 @@ class Outcome:
     refusal: GateBlockedError | None = None
 
 
-def stream_id(opportunity_id: str) -> str:
-    return f"opportunity-{opportunity_id}"
-
-
 async def load(uow: PipelineUnitOfWork, opportunity_id: str) -> Opportunity:
-    envelopes = await uow.events.load(stream_id(opportunity_id))
-    opp = Opportunity.fold(opportunity_id, [e.event for e in envelopes])
+    opp = await uow.fold(opportunity_id)
     if not opp.exists:
         raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
     # ownership follows the account; the shared row lock holds a transfer back until we commit,
@@ -76,6 +71,7 @@ async def record(
                     await uow.directory.add_stakeholder_contact(
                         contact, opp.account_id, opp.opportunity_id
                     )
+    uow.wrote(opp)
     view = render(opp, pb, ctx.now)
     await uow.views.save(opp, view)
     return Outcome(view, opp.version)

@@ -1,13 +1,27 @@
-"""The pipeline's unit of work: event store, idempotency keys and the list view in one transaction."""
+"""The pipeline's unit of work: event store, idempotency keys and the list view in one transaction.
+
+Deals are folded from the snapshot cache plus the events after the snapshot; the snapshots of
+what the transaction wrote enter the cache only once it has committed.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.pipeline_svc.adapters.directory import Directory
 from services.pipeline_svc.adapters.playbook_lock import PlaybookLock
 from services.pipeline_svc.adapters.views import OpportunityViews
+from services.pipeline_svc.domain.opportunity import Opportunity
+from shared.clock import Clock
+from shared.events.registry import EventRegistry
+from shared.store.snapshots import SnapshotCache
 from shared.store.uow import SqlUnitOfWork
+
+
+def stream_id(opportunity_id: str) -> str:
+    return f"opportunity-{opportunity_id}"
 
 
 class PipelineUnitOfWork(SqlUnitOfWork):
@@ -15,7 +29,45 @@ class PipelineUnitOfWork(SqlUnitOfWork):
     directory: Directory
     playbook_lock: PlaybookLock
 
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        registry: EventRegistry,
+        clock: Clock,
+        snapshots: SnapshotCache[Opportunity] | None = None,
+    ) -> None:
+        super().__init__(engine, registry, clock)
+        self._snapshots = snapshots
+        #: region each loaded deal had in its fold, before collab's word replaced it
+        self._folded_regions: dict[str, str] = {}
+        self._written: dict[str, Opportunity] = {}
+
     def bind(self, conn: AsyncConnection) -> None:
         self.views = OpportunityViews(conn)
         self.directory = Directory(conn)
         self.playbook_lock = PlaybookLock(conn)
+        self._folded_regions.clear()
+        self._written.clear()
+
+    async def fold(self, opportunity_id: str) -> Opportunity:
+        """The deal as the full fold of its stream: a snapshot plus the events after it."""
+        sid = stream_id(opportunity_id)
+        snap = self._snapshots.get(sid) if self._snapshots is not None else None
+        opp = snap.state if snap is not None else Opportunity(opportunity_id)
+        for envelope in await self.events.load(sid, opp.version):
+            opp.apply(envelope.event)
+        self._folded_regions[sid] = opp.region
+        return opp
+
+    def wrote(self, opp: Opportunity) -> None:
+        """`opp` holds what this transaction appended: its fold goes to the cache on commit."""
+        sid = stream_id(opp.opportunity_id)
+        region = self._folded_regions.get(sid, opp.region)
+        self._written[sid] = replace(opp, region=region)
+
+    async def commit(self) -> None:
+        await super().commit()
+        if self._snapshots is not None:
+            for sid, opp in self._written.items():
+                self._snapshots.put(sid, opp.version, opp)
+        self._written.clear()

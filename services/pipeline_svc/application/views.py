@@ -44,7 +44,7 @@ def render(opp: Opportunity, pb: PlaybookInForce, updated_at: datetime) -> dict[
         "last_customer_activity_at": _iso(opp.last_customer_activity_at),
         "closed_at": _iso(opp.closed_at),
         "close_reason": opp.close_reason,
-        "activity_count": len(opp.activities),
+        "activity_count": opp.activity_count,
         "artifacts": [
             {"artifact_id": a.artifact_id, "kind": a.kind, "fill_rate": a.fill_rate}
             for a in opp.artifacts

@@ -24,6 +24,8 @@ from shared.events.base import DomainEvent
 from shared.identity import Principal
 
 STREAM_TYPE = "opportunity"
+#: raise when the meaning of the fold changes without its fields changing: old snapshots go
+SNAPSHOT_SCHEMA = 1
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 
@@ -42,6 +44,11 @@ class ActivityRecord:
     @property
     def by_owning_region(self) -> bool:
         return not self.actor_region or self.actor_region == self.owning_region
+
+    @property
+    def gate_facts(self) -> tuple[str, str, bool, bool]:
+        """All a stage gate asks of an activity: later ones with the same facts add nothing."""
+        return (self.kind, self.stage, self.by_owning_region, bool((self.next_step or "").strip()))
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,9 @@ class Opportunity:
     last_customer_activity_at: datetime | None = None
     closed_at: datetime | None = None
     close_reason: str | None = None
+    #: the first activity of each distinct `gate_facts`, so a long history stays small
     activities: list[ActivityRecord] = field(default_factory=list)
+    activity_count: int = 0
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     stakeholders: dict[str, tuple[str, str]] = field(default_factory=dict)
     blocked_attempts: int = 0
@@ -118,18 +127,19 @@ class Opportunity:
                 e.occurred_at,
             )
         elif isinstance(e, ev.ActivityLogged):
-            self.activities.append(
-                ActivityRecord(
-                    e.activity_id,
-                    e.kind,
-                    e.customer_facing,
-                    e.stage,
-                    e.occurred_at,
-                    e.next_step,
-                    e.actor_region,
-                    e.owning_region or self.region,
-                )
+            self.activity_count += 1
+            record = ActivityRecord(
+                e.activity_id,
+                e.kind,
+                e.customer_facing,
+                e.stage,
+                e.occurred_at,
+                e.next_step,
+                e.actor_region,
+                e.owning_region or self.region,
             )
+            if all(a.gate_facts != record.gate_facts for a in self.activities):
+                self.activities.append(record)
             if e.customer_facing and (
                 self.last_customer_activity_at is None
                 or e.occurred_at > self.last_customer_activity_at

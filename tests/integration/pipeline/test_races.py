@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.pipeline_svc.application import handlers as h
+from services.pipeline_svc.application.uow import stream_id
 from services.pipeline_svc.bootstrap import PipelineService
 from services.pipeline_svc.domain.commands import AdvanceStage, LogActivity
 from shared.contracts.pipeline import StageAdvanced
@@ -95,7 +96,7 @@ async def test_a_deal_in_a_stage_the_playbook_lacks_still_reads_and_says_so(api:
         days_in_previous_stage=0.0,
     )
     async with svc.uow() as uow:  # as recorded before this version guarded stage moves
-        await uow.events.append(h.stream_id(oid), "opportunity", 2, [NewEvent(legacy)], Metadata())
+        await uow.events.append(stream_id(oid), "opportunity", 2, [NewEvent(legacy)], Metadata())
         await uow.commit()
 
     got = await api.client.get(f"/opportunities/{oid}", headers=api.as_())

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.pipeline_svc.adapters.views import ListQuery
 from services.pipeline_svc.application import handlers as h
-from services.pipeline_svc.application.uow import PipelineUnitOfWork
+from services.pipeline_svc.application.uow import PipelineUnitOfWork, stream_id
 from services.pipeline_svc.application.views import public, render
 from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
@@ -152,7 +152,7 @@ async def history(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     async with svc.uow() as uow:
-        envelopes = await uow.events.load(h.stream_id(opportunity_id))
+        envelopes = await uow.events.load(stream_id(opportunity_id))
         if not envelopes:
             raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
         opened = envelopes[0].event
