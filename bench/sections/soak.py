@@ -33,7 +33,8 @@ MIB = 1024 * 1024
 
 def _rss(pid: int) -> int:
     proc = psutil.Process(pid)
-    return proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+    own: int = proc.memory_info().rss
+    return own + sum(int(c.memory_info().rss) for c in proc.children(recursive=True))
 
 
 def slope_per_minute(samples: list[tuple[float, float]]) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -112,7 +113,7 @@ async def run(ctx: BenchContext) -> Section:
         t0 = time.monotonic()
         meter.start()
         warm = await counted_loop(
-            f"cold-{length}", HOST, pipeline.port, lambda i, r=reqs: r[i], 1, 0, len(reqs)
+            f"cold-{length}", HOST, pipeline.port, _nth(reqs), 1, 0, len(reqs)
         )
         cores = meter.stop()
         cold_ms[length] = 1000 * cores["service_cores"] * (time.monotonic() - t0) / max(1, warm.ok)
@@ -128,7 +129,7 @@ async def run(ctx: BenchContext) -> Section:
                 f"len-{length}",
                 HOST,
                 pipeline.port,
-                lambda i, r=reqs: r[i % len(r)],
+                _cycle(reqs),
                 cfg.concurrency,
                 0,
                 per_round,
@@ -171,3 +172,11 @@ async def run(ctx: BenchContext) -> Section:
             f"other processes used up to {max(other):.2f} cores: the figures are disturbed"
         )
     return section
+
+
+def _nth(requests: list[bytes]) -> Callable[[int], bytes]:
+    return lambda i: requests[i]
+
+
+def _cycle(requests: list[bytes]) -> Callable[[int], bytes]:
+    return lambda i: requests[i % len(requests)]
