@@ -15,7 +15,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared services chaos
+	$(BIN)/mypy shared services chaos bench
 	$(BIN)/pytest -p no:cacheprovider
 
 bench: install
