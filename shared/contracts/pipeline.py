@@ -169,3 +169,18 @@ class OpportunityLost(OpportunityEvent):
     reason: str
     competitor: str | None = None
     actor_id: str
+
+
+#: every event of `pipeline.events`: what a projection of the deals (alerts, scores) consumes
+PIPELINE_EVENT_NAMES: tuple[str, ...] = (
+    "PlaybookPublished",
+    "OpportunityOpened",
+    "ActivityLogged",
+    "ArtifactSubmitted",
+    "StakeholderMapped",
+    "StageAdvanced",
+    "StageAdvanceBlocked",
+    "OpportunityReassigned",
+    "OpportunityWon",
+    "OpportunityLost",
+)

@@ -16,22 +16,12 @@ from shared.clock import Clock
 from shared.contracts import collab as cv
 from shared.contracts import pipeline as pv
 from shared.contracts import scoring as sc
+from shared.contracts.pipeline import PIPELINE_EVENT_NAMES
 from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope, Metadata
 from shared.events.registry import EventRegistry
 
-PIPELINE_EVENTS = (
-    "PlaybookPublished",
-    "OpportunityOpened",
-    "ActivityLogged",
-    "ArtifactSubmitted",
-    "StakeholderMapped",
-    "StageAdvanced",
-    "StageAdvanceBlocked",
-    "OpportunityReassigned",
-    "OpportunityWon",
-    "OpportunityLost",
-)
+PIPELINE_EVENTS = PIPELINE_EVENT_NAMES
 ORG_EVENTS = ("MemberAssigned",)
 SCORING_EVENTS = ("HealthScoreComputed",)
 

@@ -5,20 +5,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring_svc.adapters import facts
+from shared.contracts.pipeline import PIPELINE_EVENT_NAMES
 from shared.events.envelope import Envelope
 
-PIPELINE_FACTS = (
-    "PlaybookPublished",
-    "OpportunityOpened",
-    "ActivityLogged",
-    "ArtifactSubmitted",
-    "StakeholderMapped",
-    "StageAdvanced",
-    "StageAdvanceBlocked",
-    "OpportunityReassigned",
-    "OpportunityWon",
-    "OpportunityLost",
-)
+PIPELINE_FACTS = PIPELINE_EVENT_NAMES
 COLLAB_FACTS = (
     "MemberAssigned",
     "AccountRegistered",
