@@ -108,16 +108,20 @@ def create_app(dsn: str) -> FastAPI:
     return app
 
 
-def main() -> None:
-    app = create_app(os.environ["CRUD_DATABASE_URL"])
+def serve(app: FastAPI, port: int) -> None:
+    """One uvicorn worker on loopback, quiet, as the bench runs every baseline."""
     uvicorn.run(
         app,
         host="127.0.0.1",
-        port=int(os.environ["CRUD_PORT"]),
+        port=port,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+
+
+def main() -> None:
+    serve(create_app(os.environ["CRUD_DATABASE_URL"]), int(os.environ["CRUD_PORT"]))
 
 
 if __name__ == "__main__":

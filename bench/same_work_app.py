@@ -22,10 +22,9 @@ from typing import Annotated, Any
 
 import asyncpg
 import jwt
-import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Path, Request
 
-from bench.crud_app import POOL_SIZE, ActivityIn
+from bench.crud_app import POOL_SIZE, ActivityIn, serve
 
 DDL = [
     """
@@ -202,14 +201,7 @@ def create_app(dsn: str, secret: str) -> FastAPI:
 
 def main() -> None:
     app = create_app(os.environ["SAME_WORK_DATABASE_URL"], os.environ["SAME_WORK_JWT_SECRET"])
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(os.environ["SAME_WORK_PORT"]),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    serve(app, int(os.environ["SAME_WORK_PORT"]))
 
 
 if __name__ == "__main__":
