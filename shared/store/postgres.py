@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import Clock
@@ -36,6 +37,54 @@ INSERT = text(
     " WHERE COALESCE((SELECT max(version) FROM events WHERE stream_id = :stream_id), 0)"
     " = :version - 1 ON CONFLICT (stream_id, version) DO NOTHING"
 )
+#: the columns that differ between the events of one append
+PER_EVENT = (
+    "event_id",
+    "version",
+    "event_name",
+    "event_version",
+    "payload",
+    "partition_key",
+    "occurred_at",
+)
+
+
+def _insert_many(n: int) -> str:
+    """The insert of n events of one stream, guarded like INSERT, as one statement."""
+    rows = ", ".join(
+        f"(CAST(:event_id_{i} AS uuid), CAST(:version_{i} AS integer), CAST(:event_name_{i} AS"
+        f" text), CAST(:event_version_{i} AS integer), CAST(:payload_{i} AS jsonb),"
+        f" CAST(:partition_key_{i} AS text), CAST(:occurred_at_{i} AS timestamptz))"
+        for i in range(n)
+    )
+    return (
+        "INSERT INTO events (event_id, stream_id, stream_type, version, event_name,"  # noqa: S608 - placeholders only
+        " event_version, payload, metadata, partition_key, occurred_at, recorded_at)"
+        " SELECT v.event_id, CAST(:stream_id AS text), CAST(:stream_type AS text), v.version,"
+        " v.event_name, v.event_version, v.payload, CAST(:metadata AS jsonb), v.partition_key,"
+        " v.occurred_at, CAST(:recorded_at AS timestamptz) FROM (VALUES "
+        + rows
+        + ") AS v (event_id, version, event_name, event_version, payload, partition_key,"
+        " occurred_at) WHERE COALESCE((SELECT max(version) FROM events"
+        " WHERE stream_id = CAST(:stream_id AS text)), 0) = CAST(:expected AS integer)"
+        " ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _append_then(n: int, then: str) -> TextClause:
+    """Built once per shape: SQLAlchemy then finds its compiled form in its cache at once."""
+    return text(
+        f"WITH ins AS ({_insert_many(n)}), then_ AS ({then}) SELECT count(*) FROM ins"  # noqa: S608
+    )
+
+
+def _clash(stream_id: str, expected_version: int) -> ConcurrencyError:
+    return ConcurrencyError(
+        f"stream {stream_id} is not at version {expected_version}", stream_id=stream_id
+    )
+
+
 LOAD = text(
     f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id AND version > :after"  # noqa: S608
     " ORDER BY version"
@@ -110,6 +159,58 @@ class PostgresEventStore:
     ) -> list[Envelope]:
         if not events:
             return []
+        envelopes, rows = self._prepare(stream_id, stream_type, expected_version, events, metadata)
+        # a clash inserts nothing (no error), so the caller's transaction stays usable
+        for row in rows:
+            if (await self._conn.execute(INSERT, row)).rowcount != 1:
+                raise _clash(stream_id, expected_version)
+        self._remember(stream_id, expected_version, envelopes)
+        return envelopes
+
+    async def append_then(
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        metadata: Metadata,
+        then: str,
+        params: dict[str, Any],
+    ) -> list[Envelope]:
+        """Append and run `then` (one more write, e.g. a view's upsert) in ONE statement.
+
+        `then` is a data-modifying statement put in a CTE beside the insert; its parameter
+        names must not end in `_<digit>` nor be `stream_id`, `stream_type`, `metadata`,
+        `recorded_at` or `expected`. On a clash nothing is kept: the caller's transaction
+        rolls back, as after `append`.
+        """
+        if not events:
+            return []
+        envelopes, rows = self._prepare(stream_id, stream_type, expected_version, events, metadata)
+        values: dict[str, Any] = {
+            "stream_id": stream_id,
+            "stream_type": stream_type,
+            "metadata": rows[0]["metadata"],
+            "recorded_at": rows[0]["recorded_at"],
+            "expected": expected_version,
+            **params,
+        }
+        for i, row in enumerate(rows):
+            values.update({f"{name}_{i}": row[name] for name in PER_EVENT})
+        inserted = (await self._conn.execute(_append_then(len(rows), then), values)).scalar()
+        if inserted != len(rows):
+            raise _clash(stream_id, expected_version)
+        self._remember(stream_id, expected_version, envelopes)
+        return envelopes
+
+    def _prepare(
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        metadata: Metadata,
+    ) -> tuple[list[Envelope], list[dict[str, Any]]]:
         recorded_at = self._clock.now()
         envelopes = [
             Envelope(
@@ -149,17 +250,12 @@ class PostgresEventStore:
                     f" an event may hold at most {MAX_EVENT_BYTES}",
                     limit=MAX_EVENT_BYTES,
                 )
-        clash = ConcurrencyError(
-            f"stream {stream_id} is not at version {expected_version}", stream_id=stream_id
-        )
-        # a clash inserts nothing (no error), so the caller's transaction stays usable
-        for row in rows:
-            if (await self._conn.execute(INSERT, row)).rowcount != 1:
-                raise clash
+        return envelopes, rows
+
+    def _remember(self, stream_id: str, expected_version: int, envelopes: list[Envelope]) -> None:
         before = self._touched.get(stream_id)
         if before is not None and len(before) == expected_version:
             self._touched[stream_id] = (*before, *envelopes)
-        return envelopes
 
     async def read_all(
         self,

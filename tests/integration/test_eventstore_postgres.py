@@ -97,6 +97,55 @@ class TestPostgresEventStore(EventStoreContract):
             assert len(list(tx_ids)) == 1
 
 
+SIDE = "INSERT INTO side_effects (note) VALUES (:note)"
+
+
+async def side_notes(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT note FROM side_effects"))).scalars())
+
+
+async def test_append_then_writes_the_events_and_its_statement_together(
+    backend: PostgresBackend,
+) -> None:
+    async with backend.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE side_effects (note text)"))
+    s = stream()
+    async with backend.session() as store:
+        written = await store.append_then(
+            s, STREAM_TYPE, 0, [opened(s), logged(s)], Metadata(actor="a"), SIDE, {"note": "one"}
+        )
+    assert [e.version for e in written] == [1, 2]
+    async with backend.session() as store:
+        loaded = await store.load(s)
+    assert [e.event_id for e in loaded] == [e.event_id for e in written]
+    assert [e.event.event_name for e in loaded] == ["OpportunityOpened", "ActivityLogged"]
+    assert loaded[1].metadata.actor == "a"
+    assert await side_notes(backend.engine) == ["one"]
+
+
+async def test_append_then_at_a_stale_version_raises_and_keeps_nothing(
+    backend: PostgresBackend,
+) -> None:
+    async with backend.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE side_effects (note text)"))
+    s = stream()
+    await append(backend, s, 0, [opened(s)])
+    with pytest.raises(ConcurrencyError):
+        async with backend.session() as store:
+            await store.append_then(
+                s, STREAM_TYPE, 0, [logged(s)], Metadata(), SIDE, {"note": "stale"}
+            )
+    with pytest.raises(ConcurrencyError):  # a gap is refused as well
+        async with backend.session() as store:
+            await store.append_then(
+                s, STREAM_TYPE, 5, [logged(s)], Metadata(), SIDE, {"note": "ahead"}
+            )
+    async with backend.session() as store:
+        assert [e.version for e in await store.load(s)] == [1]
+    assert await side_notes(backend.engine) == []
+
+
 async def contend(
     backend: PostgresBackend, s: str, writer: int, barrier: asyncio.Barrier | None
 ) -> Envelope | ConcurrencyError:

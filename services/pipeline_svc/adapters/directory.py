@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.pipeline_svc.domain.matching import AccountOfRecord, DealCandidate
 from services.pipeline_svc.domain.permissions import Member
+from shared.events.envelope import Envelope
+from shared.events.registry import EventRegistry
+from shared.store.postgres import row_to_envelope
 
 HAS_GRANT = text(
     "SELECT EXISTS (SELECT 1 FROM contact_grants WHERE account_id = :a AND member_id = :m"
@@ -33,6 +36,18 @@ OPEN_DEALS = text(
 )
 
 
+# the stream's tail after a snapshot and its account's owner (row held shared, as in
+# `owning_region(lock=True)`), in one round trip
+TAIL_AND_OWNER = text(
+    "SELECT k.owning_region, e.global_id, e.tx_id::text AS tx_id, e.event_id, e.stream_id,"
+    " e.stream_type, e.version, e.event_name, e.event_version, e.payload, e.metadata,"
+    " e.partition_key, e.recorded_at FROM (SELECT 1) AS one"
+    " LEFT JOIN (SELECT owning_region FROM known_accounts WHERE account_id = :a FOR SHARE) AS k"
+    " ON true LEFT JOIN events AS e ON e.stream_id = :s AND e.version > :after"
+    " ORDER BY e.version"
+)
+
+
 def normalise_contact(value: str) -> str:
     """Emails compare case-insensitively; phone numbers by their digits."""
     value = value.strip()
@@ -52,6 +67,22 @@ class Directory:
             text(sql + (" FOR SHARE" if lock else "")), {"a": account_id}
         )
         return row.scalar()
+
+    async def tail_and_owner(
+        self, registry: EventRegistry, stream: str, after: int, account_id: str
+    ) -> tuple[list[Envelope], str | None]:
+        """The events of `stream` after version `after`, and the owning region of `account_id`
+        locked as `owning_region(lock=True)` locks it."""
+        rows = await self._conn.execute(
+            TAIL_AND_OWNER, {"a": account_id, "s": stream, "after": after}
+        )
+        owner: str | None = None
+        tail: list[Envelope] = []
+        for r in rows:
+            owner = r.owning_region
+            if r.event_id is not None:
+                tail.append(row_to_envelope(r, registry))
+        return tail, owner
 
     async def member(self, member_id: str) -> Member | None:
         row = (

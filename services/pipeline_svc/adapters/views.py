@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.pipeline_svc.domain.opportunity import Opportunity
 from shared.store.cursors import decode_seq, encode_seq
 
-UPSERT = text(
+UPSERT_SQL = (
     "INSERT INTO opportunity_views (opportunity_id, account_id, region, team, owner_id, stage,"
     " status, version, opened_at, updated_at, last_customer_activity_at, view) VALUES"
     " (:opportunity_id, :account_id, :region, :team, :owner_id, :stage, :status, :version,"
@@ -24,6 +24,7 @@ UPSERT = text(
     " last_customer_activity_at = EXCLUDED.last_customer_activity_at, view = EXCLUDED.view"
     " WHERE opportunity_views.version < EXCLUDED.version"
 )
+UPSERT = text(UPSERT_SQL)
 # the account changed hands: its deals' rows follow the owning region of record
 FOLLOW_OWNER = text(
     "UPDATE opportunity_views v SET region = k.owning_region,"
@@ -32,6 +33,24 @@ FOLLOW_OWNER = text(
     " AND v.region <> k.owning_region"
 )
 FILTERS = ("region", "team", "owner_id", "stage", "status", "account_id")
+
+
+def row(opp: Opportunity, view: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of UPSERT for the deal and its rendered view."""
+    return {
+        "opportunity_id": opp.opportunity_id,
+        "account_id": opp.account_id,
+        "region": opp.region,
+        "team": opp.team,
+        "owner_id": opp.owner_id,
+        "stage": opp.stage,
+        "status": opp.status,
+        "version": opp.version,
+        "opened_at": opp.opened_at,
+        "updated_at": view["updated_at_dt"],
+        "last_customer_activity_at": opp.last_customer_activity_at,
+        "view": json.dumps({k: v for k, v in view.items() if k != "updated_at_dt"}),
+    }
 
 
 @dataclass(frozen=True)
@@ -51,23 +70,7 @@ class OpportunityViews:
         self._conn = conn
 
     async def save(self, opp: Opportunity, view: dict[str, Any]) -> None:
-        await self._conn.execute(
-            UPSERT,
-            {
-                "opportunity_id": opp.opportunity_id,
-                "account_id": opp.account_id,
-                "region": opp.region,
-                "team": opp.team,
-                "owner_id": opp.owner_id,
-                "stage": opp.stage,
-                "status": opp.status,
-                "version": opp.version,
-                "opened_at": opp.opened_at,
-                "updated_at": view["updated_at_dt"],
-                "last_customer_activity_at": opp.last_customer_activity_at,
-                "view": json.dumps({k: v for k, v in view.items() if k != "updated_at_dt"}),
-            },
-        )
+        await self._conn.execute(UPSERT, row(opp, view))
 
     async def open_stages(self) -> set[str]:
         rows = await self._conn.execute(

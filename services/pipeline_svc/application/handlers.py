@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from services.pipeline_svc.adapters.views import UPSERT_SQL
+from services.pipeline_svc.adapters.views import row as view_row
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork, stream_id
 from services.pipeline_svc.application.views import render
@@ -38,12 +40,12 @@ class Outcome:
 
 
 async def load(uow: PipelineUnitOfWork, opportunity_id: str) -> Opportunity:
-    opp = await uow.fold(opportunity_id)
-    if not opp.exists:
-        raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
     # ownership follows the account; the shared row lock holds a transfer back until we commit,
     # so the list view row written below never carries a region the transfer already replaced
-    opp.owned_by(await uow.directory.owning_region(opp.account_id, lock=True))
+    opp, owner = await uow.load_owned(opportunity_id)
+    if not opp.exists:
+        raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
+    opp.owned_by(owner)
     return opp
 
 
@@ -55,15 +57,21 @@ async def record(
     pb: PlaybookInForce,
 ) -> Outcome:
     expected = opp.version
-    await uow.events.append(
+    new = [NewEvent(e, key=opp.account_id or None) for e in events]
+    for e in events:
+        opp.apply(e)
+    view = render(opp, pb, ctx.now)
+    # the events and the list view's row in one statement (one round trip)
+    await uow.events.append_then(
         stream_id(opp.opportunity_id),
         STREAM_TYPE,
         expected,
-        [NewEvent(e, key=opp.account_id or None) for e in events],
+        new,
         ctx.metadata,
+        UPSERT_SQL,
+        view_row(opp, view),
     )
     for e in events:
-        opp.apply(e)
         EVENTS_APPENDED.labels("pipeline", e.event_name).inc()
         if isinstance(e, StakeholderMapped):
             for contact in (e.email, e.phone):
@@ -72,8 +80,6 @@ async def record(
                         contact, opp.account_id, opp.opportunity_id
                     )
     uow.wrote(opp)
-    view = render(opp, pb, ctx.now)
-    await uow.views.save(opp, view)
     return Outcome(view, opp.version)
 
 

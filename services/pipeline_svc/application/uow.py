@@ -59,6 +59,27 @@ class PipelineUnitOfWork(SqlUnitOfWork):
         self._folded_regions[sid] = opp.region
         return opp
 
+    async def load_owned(self, opportunity_id: str) -> tuple[Opportunity, str | None]:
+        """The deal's full fold and its account's owning region (row held until commit).
+
+        With a snapshot (which names the account) both come in one round trip.
+        """
+        sid = stream_id(opportunity_id)
+        snap = self._snapshots.get(sid) if self._snapshots is not None else None
+        if snap is None or not snap.state.account_id:
+            opp = await self.fold(opportunity_id)
+            if not opp.exists:
+                return opp, None
+            return opp, await self.directory.owning_region(opp.account_id, lock=True)
+        opp = snap.state
+        tail, owner = await self.directory.tail_and_owner(
+            self._registry, sid, opp.version, opp.account_id
+        )
+        for envelope in tail:
+            opp.apply(envelope.event)
+        self._folded_regions[sid] = opp.region
+        return opp, owner
+
     def wrote(self, opp: Opportunity) -> None:
         """`opp` holds what this transaction appended: its fold goes to the cache on commit."""
         sid = stream_id(opp.opportunity_id)

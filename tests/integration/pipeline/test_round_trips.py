@@ -1,0 +1,60 @@
+"""The command path's cost on the wire: the fewest round trips its guarantees allow.
+
+A warm command (its deal's snapshot in memory) takes BEGIN, one statement that reads the
+stream's tail and holds the account's owner, one that appends the events and writes the list
+view, and COMMIT. An Idempotency-Key adds three: the key's lock, the read of a stored answer
+(after the lock, so that a twin's committed answer is seen), and the answer stored. Counted by a proxy
+between the service and PostgreSQL that sees every Query and Sync message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bench.roundtrips import RoundTripCounter
+from services.pipeline_svc.bootstrap import create_app
+from tests.integration.pipeline.conftest import Api
+from tests.support import settings_for
+
+pytestmark = pytest.mark.integration
+ACTIVITY = {"kind": "call", "summary": "walked the plant with the buyer"}
+
+
+@pytest.fixture
+async def counted(
+    database_url: str, kafka_bootstrap: str
+) -> AsyncIterator[tuple[Api, RoundTripCounter]]:
+    async with RoundTripCounter(database_url) as proxy:
+        app = create_app(settings_for(proxy.url, kafka_bootstrap, mode="api"))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://p") as client:
+                yield Api(client, app), proxy
+
+
+async def per_command(api: Api, proxy: RoundTripCounter, opp_id: str, keyed: bool) -> float:
+    before = proxy.count
+    for _ in range(10):
+        headers = api.as_()
+        if keyed:
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        r = await api.client.post(
+            f"/opportunities/{opp_id}/activities", json=ACTIVITY, headers=headers
+        )
+        assert r.status_code == 200, r.text
+    return (proxy.count - before) / 10
+
+
+async def test_a_warm_command_takes_four_round_trips(
+    counted: tuple[Api, RoundTripCounter],
+) -> None:
+    api, proxy = counted
+    opp = await api.open()
+    assert await per_command(api, proxy, opp["id"], keyed=False) == 4
+    assert await per_command(api, proxy, opp["id"], keyed=True) == 7
+    r = await api.client.get(f"/opportunities/{opp['id']}", headers=api.as_())
+    assert r.json()["version"] == 21  # opened + 20 activities, each recorded once
