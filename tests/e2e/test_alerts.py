@@ -60,8 +60,9 @@ def import_deal(stack: Stack, account_id: str, opened_at: datetime) -> str:
 
     def attempt() -> dict[str, Any] | None:
         r = httpx.post(f"{url}/opportunities", json=body, headers=IMPORTER, timeout=10)
-        if r.status_code == 409 and r.json()["type"].endswith("account-not-yet-known"):
-            return None
+        not_yet = ("account-not-yet-known", "member-not-yet-known")
+        if r.status_code == 409 and r.json()["type"].endswith(not_yet):
+            return None  # collab's word on the account or the owner is still on its way
         return ok(r, 201)  # type: ignore[no-any-return]
 
     oid: str = until(attempt)["id"]

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.pipeline_svc.adapters.collab import apply_collab_event
 from shared.auth import issue_token
-from shared.contracts.collab import AccountRegistered
+from shared.contracts.collab import AccountRegistered, MemberAssigned
 from shared.db import make_engine
 from shared.events.envelope import Envelope
 from shared.identity import ROLES
@@ -167,9 +167,20 @@ def seed_pipeline(service: Service) -> dict[str, str]:
         )
         engine = make_engine(service.database_url, pool_size=1)
         try:
+            rep = MemberAssigned(
+                occurred_at=now,
+                member_id="fuzz-rep",
+                name="Fuzz Rep",
+                role="rep",
+                region_id="east",
+                team_id="east-1",
+                actor_id="a",
+            )
             async with engine.begin() as conn:
                 envelope = Envelope(uuid.uuid4(), "account-fz-acme", "account", 1, event, now, "x")
                 await apply_collab_event(conn, envelope)
+                member = Envelope(uuid.uuid4(), "member-fuzz-rep", "member", 1, rep, now, "x")
+                await apply_collab_event(conn, member)
         finally:
             await engine.dispose()
 

@@ -100,6 +100,13 @@ async def open_(
             account_id=cmd.account_id,
             owning_region=owning,
         )
+    if cmd.owner_id != ctx.actor.sub and ctx.actor.role != "rep":  # a rep: 403 just below
+        # the owner must be a member of the deal's region, as collab's directory says
+        member = await uow.directory.member(cmd.owner_id)
+        team = permissions.reassign_target(
+            member, cmd.owner_id, cmd.team or None, cmd.region, field="owner_id"
+        )
+        cmd = replace(cmd, team=team)
     permissions.require_open(ctx.actor, cmd.region, cmd.team, cmd.owner_id)
     if await uow.events.load(stream_id(cmd.opportunity_id)):
         raise ConflictError(f"opportunity {cmd.opportunity_id} already exists")

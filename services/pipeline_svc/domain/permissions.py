@@ -99,8 +99,13 @@ def require_region(actor: Principal, account_id: str, owning_region: str) -> Non
         )
 
 
-def reassign_target(member: Member | None, to_owner: str, team: str | None, region: str) -> str:
-    """The team the deal goes to: the new owner's own, who must be a member of the deal's region."""
+def reassign_target(
+    member: Member | None, to_owner: str, team: str | None, region: str, field: str = "to_owner"
+) -> str:
+    """The team the deal goes to: the new owner's own, who must be a member of the deal's region.
+
+    Also checks the owner a deal is opened for (`field="owner_id"`) when it is not the caller.
+    """
     if member is None:
         raise MemberNotYetKnownError(
             f"member {to_owner} is not known to the pipeline yet (their assignment may still be "
@@ -111,7 +116,7 @@ def reassign_target(member: Member | None, to_owner: str, team: str | None, regi
         raise ValidationFailedError(
             f"{to_owner} is a {member.role} of region {member.region}; a deal of region {region} "
             "goes to a rep, supervisor or regional manager of that region",
-            field="to_owner",
+            field=field,
         )
     if team is not None and team != member.team:
         raise ValidationFailedError(

@@ -31,6 +31,7 @@ async def history(api: Api, opp_id: str) -> list[dict[str, Any]]:
 async def open_dated(api: Api, who: dict[str, str], at: datetime) -> str:
     """Open a deal of rep-1 (east) at business time `at`, as an admin or the importer."""
     await api.know_account("acme-history", "east")
+    await api.know_member("rep-1", "east", "east-1")
     body = {
         "account_id": "acme-history",
         "title": "Acme — history",

@@ -227,3 +227,30 @@ async def test_a_playbook_that_strands_open_deals_or_is_inconsistent_is_refused(
     r = await api.client.put("/playbook", json=broken, headers=admin)
     assert r.status_code == 422
     assert (await api.client.get("/playbook", headers=admin)).json()["version"] == 1
+
+
+async def test_a_deal_opened_for_someone_else_goes_to_a_known_member_of_its_region(
+    api: Api,
+) -> None:
+    await api.know_account("acme-for")
+    sup = api.as_(sub="sup-1", role="supervisor")
+    body = {
+        "account_id": "acme-for",
+        "title": "for a colleague",
+        "amount": "1",
+        "expected_close_date": "2027-01-01",
+        "owner_id": "rep-7",
+    }
+    before = await api.event_count()
+    r = await api.client.post("/opportunities", json=body, headers=sup)
+    assert r.status_code == 409 and r.json()["member_id"] == "rep-7"
+    await api.know_member("rep-7", "south", "south-1")
+    r = await api.client.post("/opportunities", json=body, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "owner_id"
+    await api.know_member("rep-7", "east", "east-1")
+    r = await api.client.post("/opportunities", json={**body, "team": "east-2"}, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "team"
+    assert await api.event_count() == before
+    r = await api.client.post("/opportunities", json=body, headers=sup)
+    assert r.status_code == 201, r.text
+    assert (r.json()["owner_id"], r.json()["team"]) == ("rep-7", "east-1")

@@ -67,13 +67,15 @@ async def _run(
 async def open_opportunity(
     body: s.OpportunityCreate, request: Request, svc: Pipeline, actor: CurrentPrincipal
 ) -> Response:
+    owner_id = body.owner_id or actor.sub
     cmd = c.OpenOpportunity(
         opportunity_id=str(uuid.uuid4()),
         account_id=body.account_id,
         title=body.title,
-        owner_id=body.owner_id or actor.sub,
+        owner_id=owner_id,
         region=body.region or actor.region,
-        team=body.team or actor.team,
+        # a deal opened for someone else goes to their team (checked against the directory)
+        team=body.team or (actor.team if owner_id == actor.sub else ""),
         amount=body.amount,
         currency=body.currency,
         expected_close_date=body.expected_close_date,
