@@ -32,6 +32,7 @@ NAME = "delivery"
 TITLE = "Delivery latency, commit -> consumer"
 TARGET_P99_MS = 50.0
 TOPIC_WAIT_S = 30.0
+ONE_PROCESS = "one process"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ async def run(ctx: BenchContext) -> Section:
         await asyncio.gather(task, return_exceptions=True)
     finally:
         await consumer.stop()
-    roles = "api + worker" if worker is not None else "one process"
+    roles = "api + worker" if worker is not None else ONE_PROCESS
     return _report(cfg.delivery_rate, prefix, sent, ok, received, cpu, roles)
 
 
@@ -207,7 +208,9 @@ def _report(
         ("  cpu cores", ", ".join(f"{k} {v}" for k, v in cpu.items())),
         (
             "  CPU per command at this rate",
-            f"api {per_command} ms (the command), worker {relay_cpu} ms (the relay)",
+            f"api {per_command} ms (the command), worker {relay_cpu} ms (the relay)"
+            if roles != ONE_PROCESS
+            else f"service {per_command} ms (command + relay)",
         ),
     ]
     note_noise(section, cpu, NOISY_CORES)
