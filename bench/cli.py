@@ -47,6 +47,13 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
     p.add_argument("--propagation-rate", type=float, default=d.propagation_rate)
     p.add_argument("--propagation-duration", type=float, default=d.propagation_duration_s)
     p.add_argument("--propagation-poll-ms", type=float, default=d.propagation_poll_ms)
+    p.add_argument(
+        "--roles",
+        choices=("split", "all"),
+        default=d.roles,
+        help="split: each service as an api and a worker process (as `sightline up` runs "
+        "them); all: one process doing both (the shape before they were split)",
+    )
     p.add_argument("--profile-dir", type=Path, help="py-spy the services into this directory")
     p.add_argument("--output", type=Path, default=REPO_ROOT / RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
@@ -68,6 +75,7 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
         propagation_duration_s=args.propagation_duration,
         propagation_poll_ms=max(1.0, args.propagation_poll_ms),
         profile_dir=args.profile_dir.resolve() if args.profile_dir else None,
+        roles=args.roles,
     )
     chosen = [known[name] for name in args.sections] or list(sections.ALL)
     return config, chosen, args.output

@@ -41,6 +41,9 @@ class BenchConfig:
     propagation_duration_s: float = 10.0
     #: how often the collab database is polled for the propagated entries
     propagation_poll_ms: float = 20.0
+    #: "split": each service as an api and a worker process, as `sightline up` runs them;
+    #: "all": one process per service doing both (for a side-by-side comparison)
+    roles: str = "split"
     #: when set and py-spy is on PATH, the services are profiled during their measurement
     profile_dir: Path | None = None
 

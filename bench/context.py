@@ -29,6 +29,8 @@ OUTBOX_DRAIN_TIMEOUT_S = 60.0
 #: the consumer groups of collab_svc (services/collab_svc/entrypoints/consumers/runners.py)
 COLLAB_GROUPS = ("collab-timeline", "collab-conflicts")
 COLLAB_TOPICS = ("pipeline", "collab")
+#: services run as `sightline up` runs them: an api process and a worker process apart
+SPLIT = "split"
 #: accounts the deals are spread over (deals are keyed by account on Kafka)
 ACCOUNTS = 50
 
@@ -84,15 +86,19 @@ class BenchContext:
         self.log(f"{name} ready on port {port} after {took:.1f}s (pid {proc.pid})")
         return proc
 
-    async def pipeline(
-        self, name: str = "pipeline", database_url: str | None = None, mode: str = "all"
+    async def serve(
+        self, service: str, name: str, database_url: str, mode: str | None = None
     ) -> ServiceProcess:
-        """The pipeline service as `sightline serve pipeline` runs it, on a free port."""
-        if name not in self._services:
-            await seed.create_topics(self.infra.bootstrap, self.infra.topic_prefix)
+        """`sightline serve SERVICE` on free ports, as `sightline up` runs it: `split` (the
+        default, `--roles` overrides) starts an api process `name` and a worker process
+        `<name>-worker` (relay, consumers, schedulers); `api`, `worker` or `all` start that
+        one process. Returns the api (or the one) process; `worker(name)` gives the worker."""
+        mode = mode or self.config.roles
+        if name in self._services:
+            return self._services[name]
+        await seed.create_topics(self.infra.bootstrap, self.infra.topic_prefix)
         env = {
-            "DATABASE_URL": database_url or self.infra.database_url,
-            "SIGHTLINE_MODE": mode,
+            "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
             "SIGHTLINE_PORT": "{port}",
             "SIGHTLINE_LOG_LEVEL": "WARNING",
@@ -100,27 +106,28 @@ class BenchContext:
             "SIGHTLINE_ENVIRONMENT": "local",
             "JWT_SECRET": DEV_JWT_SECRET,
         }
-        argv = [sys.executable, "-m", "shared.cli", "serve", "pipeline"]
-        return await self.start_service(name, argv, env)
+        argv = [sys.executable, "-m", "shared.cli", "serve", service, "--role"]
+        if mode == SPLIT:
+            await self.start_service(f"{name}-worker", [*argv, "worker"], env)
+            mode = "api"
+        return await self.start_service(name, [*argv, mode], env)
+
+    def worker(self, name: str) -> ServiceProcess | None:
+        """The worker process started beside the api process `name`, if any."""
+        return self._services.get(f"{name}-worker")
+
+    async def pipeline(
+        self, name: str = "pipeline", database_url: str | None = None, mode: str | None = None
+    ) -> ServiceProcess:
+        """The pipeline's api process (its worker beside it unless `mode` says otherwise)."""
+        return await self.serve("pipeline", name, database_url or self.infra.database_url, mode)
 
     async def collab(self) -> ServiceProcess:
-        """collab_svc as `sightline serve collab` runs it: its own database (migrated by its
+        """collab_svc's api process, its worker beside it: its own database (migrated at
         startup), the same broker and topic prefix as the pipeline."""
         if "collab" in self._services:
             return self._services["collab"]
-        await seed.create_topics(self.infra.bootstrap, self.infra.topic_prefix)
-        url = await self._collab_database()
-        env = {
-            "DATABASE_URL": url,
-            "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
-            "SIGHTLINE_PORT": "{port}",
-            "SIGHTLINE_LOG_LEVEL": "WARNING",
-            "SIGHTLINE_TOPIC_PREFIX": self.infra.topic_prefix,
-            "SIGHTLINE_ENVIRONMENT": "local",
-            "JWT_SECRET": DEV_JWT_SECRET,
-        }
-        argv = [sys.executable, "-m", "shared.cli", "serve", "collab"]
-        return await self.start_service("collab", argv, env)
+        return await self.serve("collab", "collab", await self._collab_database())
 
     @property
     def collab_dsn(self) -> str:
@@ -209,7 +216,15 @@ class BenchContext:
         return ids
 
     def cpu_meter(self, service_pid: int | None, **services: int) -> CpuMeter:
-        """CPU of the service (or of several, by name), PostgreSQL, broker and load generator."""
+        """CPU of the service (or of several, by name), PostgreSQL, broker and load generator.
+
+        Every running worker process not named is measured too, as `<name>_worker`
+        (`pipeline_worker_cores`): its relay and consumers work for the measured commands.
+        """
+        named = {service_pid, *services.values()}
+        for name, proc in self._services.items():
+            if name.endswith("-worker") and proc.running and proc.pid not in named:
+                services = {**services, name.replace("-", "_"): proc.pid}
         infra = self.infra
         groups = standard_groups(service_pid, infra.postgres_pid, infra.broker_pid, services)
         return CpuMeter(groups)

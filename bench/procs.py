@@ -41,6 +41,10 @@ class ServiceProcess:
         self._log: IO[bytes] | None = None
 
     @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
     def pid(self) -> int:
         assert self._process is not None, f"{self.name} is not started"
         return self._process.pid

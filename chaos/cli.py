@@ -38,8 +38,8 @@ def say(message: str) -> None:
 def schedule(stack: Stack, cfg: ChaosConfig) -> list[Callable[[], Awaitable[f.FaultRecord]]]:
     """The faults in order; each starts only when the one before has recovered."""
     steps: list[Callable[[], Awaitable[f.FaultRecord]]] = [
-        partial(f.kill_service, stack, svc, cfg.restart_timeout_s, cfg.ready_timeout_s)
-        for svc in stack.services
+        partial(f.kill_service, stack, unit, cfg.restart_timeout_s, cfg.ready_timeout_s)
+        for unit in stack.units_in(cfg.killed_roles)
     ]
     steps.append(partial(f.kill_broker, stack, cfg.restart_timeout_s, cfg.ready_timeout_s))
     steps.append(

@@ -27,6 +27,8 @@ class ChaosConfig:
     command_deadline_s: float
     accounts: int
     transfer_accounts: int
+    #: which process of each service is killed: its api, its worker (relay, consumers), both
+    killed_roles: tuple[str, ...] = ("api", "worker")
 
 
 FULL = ChaosConfig(
@@ -55,4 +57,6 @@ REDUCED = ChaosConfig(
     command_deadline_s=60.0,
     accounts=6,
     transfer_accounts=2,
+    # the worker only: it holds the delivery work a kill can interrupt (relay, consumers)
+    killed_roles=("worker",),
 )

@@ -35,15 +35,16 @@ class FaultRecord:
 
 
 async def unready(stack: Stack, timeout_s: float) -> dict[str, str]:
-    """Waits until every service answers /readyz 200; what was still not ready at the deadline."""
+    """Waits until every process (api and worker of each service) answers /readyz 200; what
+    was still not ready at the deadline."""
     deadline = time.monotonic() + timeout_s
     waiting: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=2.0) as http:
         while time.monotonic() < deadline:
             waiting = {}
-            for svc in stack.services:
+            for svc, url in stack.units.items():
                 try:
-                    answer = await http.get(f"{stack.url(svc)}/readyz")
+                    answer = await http.get(f"{url}/readyz")
                 except httpx.HTTPError as exc:
                     waiting[svc] = type(exc).__name__
                     continue
@@ -73,6 +74,7 @@ async def _recovered(record: FaultRecord, stack: Stack, began: float, timeout_s:
 async def kill_service(
     stack: Stack, svc: str, restart_timeout_s: float, ready_timeout_s: float
 ) -> FaultRecord:
+    """SIGKILL one process, `svc` a unit name: `pipeline` (its api) or `pipeline-worker`."""
     record = FaultRecord(f"kill -9 {svc}")
     pid = stack.runtime.pid(svc)
     if pid is None:

@@ -78,6 +78,19 @@ class Stack:
     def url(self, service: str) -> str:
         return self.runtime.urls[service]
 
+    @property
+    def units(self) -> dict[str, str]:
+        """Every process by unit name (`pipeline`, `pipeline-worker`, ...) and its URL."""
+        return {name: unit.url for name, unit in self.runtime.units.items()}
+
+    def units_in(self, roles: tuple[str, ...]) -> list[str]:
+        """The unit names of the processes with one of `roles` (`all` counts as either)."""
+        return [
+            name
+            for name, unit in self.runtime.units.items()
+            if unit.role in roles or unit.role == "all"
+        ]
+
     def dsn(self, service: str) -> str:
         """asyncpg DSN of the service's own database."""
         return asyncpg_dsn(self.runtime.database_urls[service])

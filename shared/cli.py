@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -68,12 +69,29 @@ def token(
     typer.echo(signed)
 
 
+class Role(StrEnum):
+    api = "api"
+    worker = "worker"
+    all = "all"
+
+
 @app.command()
-def serve(service: ServiceArg) -> None:
-    """Run one service in this process (what `sightline up` starts for each service)."""
+def serve(
+    service: ServiceArg,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="api: the HTTP API; worker: outbox relay, consumers, schedulers (HTTP for "
+            "/healthz, /readyz, /metrics only, on the service's port + 100 unless "
+            "SIGHTLINE_PORT is set); all: both. Default: SIGHTLINE_MODE, else all",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run one process of a service (`sightline up` starts an api and a worker per service)."""
     from shared.runtime.serve import serve as run_serve
 
-    run_serve(service)
+    run_serve(service, role.value if role is not None else None)
 
 
 @app.command()

@@ -14,6 +14,9 @@ from shared.business_time import BusinessTimePolicy
 ServiceName = Literal["pipeline", "scoring", "alert", "collab"]
 DEV_JWT_SECRET = "sightline-local-development-secret-change-me"  # noqa: S105 - local mode only
 DEFAULT_PORTS: dict[str, int] = {"pipeline": 8001, "scoring": 8002, "alert": 8003, "collab": 8004}
+#: a worker process listens (health, readiness, metrics) on its service's port plus this
+WORKER_PORT_OFFSET = 100
+Role = Literal["api", "worker", "all"]
 
 
 class Settings(BaseSettings):
@@ -23,7 +26,8 @@ class Settings(BaseSettings):
 
     service: ServiceName = "pipeline"
     environment: Literal["local", "test", "production"] = "local"
-    mode: Literal["api", "worker", "all"] = "all"
+    #: what this process runs: `api` (HTTP), `worker` (relay, consumers, schedulers) or `all`
+    mode: Role = "all"
     host: str = "127.0.0.1"
     port: int | None = None
 
@@ -137,7 +141,12 @@ class Settings(BaseSettings):
 
     @property
     def http_port(self) -> int:
-        return self.port if self.port is not None else DEFAULT_PORTS[self.service]
+        """`SIGHTLINE_PORT`, else the service's port (plus `WORKER_PORT_OFFSET` for a worker,
+        so that a service's api and worker can run side by side on one host)."""
+        if self.port is not None:
+            return self.port
+        offset = WORKER_PORT_OFFSET if self.mode == "worker" else 0
+        return DEFAULT_PORTS[self.service] + offset
 
     def topic(self, domain: str) -> str:
         return f"{self.topic_prefix}{domain}.events"

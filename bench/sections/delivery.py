@@ -1,5 +1,9 @@
 """Delivery latency: from an event's commit to an already-polling Kafka consumer, at a fixed rate.
 
+The pipeline runs as `sightline up` runs it: commands go to its api process, the outbox relay
+publishes from its worker process (woken by the store's NOTIFY), so the command load does
+not share an event loop with delivery.
+
 Commit time is taken from the CloudEvent's `ce_recordedat` (the store's recorded_at, set
 just before the transaction commits, so the figure slightly overstates the latency). Each
 command carries its own X-Correlation-Id, which comes back as `ce_correlationid`; the
@@ -26,8 +30,9 @@ from bench.stats import rounded, summarize
 
 NAME = "delivery"
 TITLE = "Delivery latency, commit -> consumer"
-TARGET_P99_MS = 100.0
+TARGET_P99_MS = 50.0
 TOPIC_WAIT_S = 30.0
+ONE_PROCESS = "one process"
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ def _ms(values: list[float]) -> dict[str, float | None]:
 async def run(ctx: BenchContext) -> Section:
     cfg = ctx.config
     pipeline = await ctx.pipeline()
+    worker = ctx.worker("pipeline")
     ids = await ctx.opportunities()
     topic = ctx.infra.topic("pipeline")
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
@@ -134,7 +140,8 @@ async def run(ctx: BenchContext) -> Section:
         await asyncio.gather(task, return_exceptions=True)
     finally:
         await consumer.stop()
-    return _report(cfg.delivery_rate, prefix, sent, ok, received, cpu)
+    roles = "api + worker" if worker is not None else ONE_PROCESS
+    return _report(cfg.delivery_rate, prefix, sent, ok, received, cpu, roles)
 
 
 def _report(
@@ -144,6 +151,7 @@ def _report(
     ok: list[Sent],
     received: dict[str, Received],
     cpu: dict[str, float],
+    roles: str,
 ) -> Section:
     matched = [(s, received[f"{prefix}{s.index}"]) for s in ok if f"{prefix}{s.index}" in received]
     commit = [r.received_at - r.recorded_at for _, r in matched]
@@ -157,6 +165,7 @@ def _report(
     lat = _ms(commit)
     errors = len(sent) - len(ok)
     per_command = rounded(1000.0 * cpu.get("service_cores", 0.0) / rate, 3)
+    relay_cpu = rounded(1000.0 * cpu.get("pipeline_worker_cores", 0.0) / rate, 3)
     metrics: dict[str, Any] = {
         "delivery_p50_ms": lat["p50"],
         "delivery_p90_ms": lat["p90"],
@@ -177,12 +186,14 @@ def _report(
         "delivery_recorded_after_answer": inverted,
         "delivery_cpu_cores": cpu,
         "delivery_service_cpu_ms_per_command": per_command,
+        "delivery_worker_cpu_ms_per_command": relay_cpu,
+        "delivery_pipeline_roles": roles,
     }
     section = Section(metrics)
     verdict = "met" if metrics["delivery_target_met"] else "MISSED"
     section.rows += [
         (
-            f"delivery at {rate:g}/s (recorded_at -> consumer)",
+            f"delivery at {rate:g}/s (recorded_at -> consumer; {roles})",
             f"p50 {lat['p50']} ms  p99 {lat['p99']} ms  (target p99 <= {TARGET_P99_MS:g}: "
             f"{verdict})",
         ),
@@ -195,7 +206,12 @@ def _report(
         ("  produced -> consumer (broker)", fmt_latency(metrics["delivery_produce_to_consume_ms"])),
         ("  command answer latency", fmt_latency(metrics["delivery_command_latency_ms"])),
         ("  cpu cores", ", ".join(f"{k} {v}" for k, v in cpu.items())),
-        ("  service CPU per command at this rate", f"{per_command} ms (command + relay)"),
+        (
+            "  CPU per command at this rate",
+            f"api {per_command} ms (the command), worker {relay_cpu} ms (the relay)"
+            if roles != ONE_PROCESS
+            else f"service {per_command} ms (command + relay)",
+        ),
     ]
     note_noise(section, cpu, NOISY_CORES)
     note_failures(section, sent, "delivery commands")

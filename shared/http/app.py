@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import TokenVerifier
 from shared.events.registry import registry
@@ -17,6 +18,7 @@ from shared.events.schema import all_schemas, asyncapi
 from shared.http import health, problems
 from shared.http.inputs import reject_unstorable
 from shared.http.middleware import SightlineMiddleware
+from shared.http.problems import problem
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,10 @@ def verifier_for(settings: Settings) -> TokenVerifier:
 def build_app(
     settings: Settings, *, title: str, description: str, version: str, lifespan: Lifespan
 ) -> FastAPI:
+    worker = settings.mode == "worker"
     app = FastAPI(
         title=title,
+        openapi_url=None if worker else "/openapi.json",
         description=description,
         version=version,
         lifespan=lifespan,
@@ -49,6 +53,8 @@ def build_app(
     app.state.verifier = verifier_for(settings)
     app.state.readiness = {}
     problems.install(app)
+    if worker:  # inside SightlineMiddleware: correlation ids and request metrics still apply
+        app.add_middleware(OperationsOnly)
     app.add_middleware(
         SightlineMiddleware, service=settings.service, max_body_bytes=settings.max_body_bytes
     )
@@ -65,6 +71,31 @@ def build_app(
         return all_schemas(registry)
 
     return app
+
+
+#: what a worker process answers over HTTP: probes and metrics, nothing of the business API
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class OperationsOnly:
+    """A worker's HTTP surface: `/healthz`, `/readyz` and `/metrics`; anything else is 404.
+
+    A worker process listens for its probes and for the relay's and consumers' metrics,
+    which live in its memory. Everything else, the API and its docs included, answers 404
+    there, so a load balancer or client pointed at a worker by mistake learns it at once.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPERATIONS_PATHS:
+            detail = "a worker process serves only /healthz, /readyz and /metrics"
+            await problem(404, "not-found", "Not Found", detail, scope["path"])(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 async def tcp_reachable(bootstrap: str) -> None:

@@ -14,10 +14,15 @@ from shared.runtime.provision import DEMO_ADMIN, LaunchError
 
 
 def _summary(runtime: Runtime) -> str:
-    lines = ["", f"Sightline is up. Service logs: {runtime.log_dir}/<service>.log", ""]
+    split = bool(runtime.worker_urls)
+    logs = "<service>.log (api), <service>-worker.log" if split else "<service>.log"
+    lines = ["", f"Sightline is up. Logs: {runtime.log_dir}/{logs}", ""]
     for svc in runtime.services:
         url = runtime.urls[svc]
         lines.append(f"  {svc:<9} {url}   API docs: {url}/docs")
+        if split:
+            worker = runtime.worker_urls[svc]
+            lines.append(f"  {'':<9} {worker}   worker: relay, consumers ({worker}/metrics)")
     lines.append("")
     if runtime.postgres is not None:
         lines.append(f"  PostgreSQL  embedded, data in {runtime.postgres.data_dir}")

@@ -1,4 +1,5 @@
-"""`sightline up`: PostgreSQL and a broker (embedded unless configured), then the four services."""
+"""`sightline up`: PostgreSQL and a broker (embedded unless configured), then the four services,
+each as an api process and a worker process (see `shared/runtime/units.py`)."""
 
 from __future__ import annotations
 
@@ -27,19 +28,19 @@ from shared.runtime.provision import (
     topic_names,
 )
 from shared.runtime.supervisor import Supervisor
-from shared.settings import DEFAULT_PORTS
+from shared.runtime.units import SPLIT, Unit, check_roles, plan_units
 
 SERVICES: tuple[str, ...] = ("pipeline", "scoring", "alert", "collab")
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-__all__ = ["SERVICES", "LaunchError", "Runtime", "service_argv", "up"]
+__all__ = ["SERVICES", "LaunchError", "Runtime", "Unit", "service_argv", "up"]
 
 
-def service_argv(service: str) -> list[str]:
+def service_argv(service: str, role: str) -> list[str]:
     """How a service process is started; tests may substitute a stand-in."""
-    return [sys.executable, "-m", "shared.cli", "serve", service]
+    return [sys.executable, "-m", "shared.cli", "serve", service, "--role", role]
 
 
 @dataclass
@@ -52,11 +53,15 @@ class Runtime:
     """Everything `sightline up` runs, as one object that tests can start and stop too.
 
     `env` overrides the process environment, for the configuration read here and for the
-    services' environment alike. Explicit `ports`/`base_port` win over `SIGHTLINE_<SVC>_PORT`.
-    `argv(service)` is the command of a service process (default: `service_argv`).
-    Once started it is supervised (unless `supervise=False`): a service process that exits is
+    services' environment alike. Each service runs as one process per role in `roles`: an api
+    and a worker (default), or one process doing both (`("all",)`). Explicit `ports`,
+    `worker_ports` and `base_port` win over `SIGHTLINE_<SVC>_PORT`/`_WORKER_PORT`; `ports` and
+    `urls` name the api process of each service, `worker_ports` and `worker_urls` the worker.
+    `argv(service, role)` is the command of a process (default: `service_argv`).
+    Once started it is supervised (unless `supervise=False`): a process that exits is
     started again with exponential backoff from `restart_backoff_s`, the embedded broker and
-    PostgreSQL are restarted when they go away. `restarts` counts what was restarted.
+    PostgreSQL are restarted when they go away. `restarts` counts what was restarted, by unit
+    name (`pipeline`, `pipeline-worker`), `broker` or `postgres`.
     """
 
     def __init__(
@@ -66,11 +71,13 @@ class Runtime:
         base_port: int | None = None,
         kafka_port: int | None = None,
         ports: Mapping[str, int] | None = None,
+        worker_ports: Mapping[str, int] | None = None,
         env: Mapping[str, str] | None = None,
         services: Sequence[str] = SERVICES,
+        roles: Sequence[str] = SPLIT,
         ready_timeout_s: float = READY_TIMEOUT_S,
         say: Callable[[str], None] | None = None,
-        argv: Callable[[str], list[str]] | None = None,
+        argv: Callable[[str, str], list[str]] | None = None,
         supervise: bool = True,
         restart_backoff_s: float = 1.0,
     ) -> None:
@@ -84,11 +91,21 @@ class Runtime:
         self.ready_timeout_s = ready_timeout_s
         self._say = say or (lambda _: None)
         self._argv = argv or service_argv
-        self.ports = {
-            svc: self._port_for(svc, index, base_port, ports or {})
-            for index, svc in enumerate(self.services)
-        }
-        self.urls = {svc: f"http://127.0.0.1:{port}" for svc, port in self.ports.items()}
+        self.roles = check_roles(roles)
+        self.units: dict[str, Unit] = plan_units(
+            self.services,
+            self.roles,
+            self._get,
+            base_port=base_port,
+            ports=ports,
+            worker_ports=worker_ports,
+        )
+        front = [u for u in self.units.values() if u.role != "worker"]
+        back = [u for u in self.units.values() if u.role == "worker"]
+        self.ports = {u.service: u.port for u in front}
+        self.urls = {u.service: u.url for u in front}
+        self.worker_ports = {u.service: u.port for u in back}
+        self.worker_urls = {u.service: u.url for u in back}
         self.kafka_port = kafka_port or int(self._get("SIGHTLINE_KAFKA_PORT") or 9092)
         self.database_urls: dict[str, str] = {}
         self.postgres: EmbeddedPostgres | None = None
@@ -109,19 +126,22 @@ class Runtime:
         *,
         env: Mapping[str, str] | None = None,
         services: Sequence[str] = SERVICES,
+        roles: Sequence[str] = SPLIT,
         ready_timeout_s: float = READY_TIMEOUT_S,
         say: Callable[[str], None] | None = None,
-        argv: Callable[[str], list[str]] | None = None,
+        argv: Callable[[str, str], list[str]] | None = None,
         supervise: bool = True,
         restart_backoff_s: float = 1.0,
     ) -> Runtime:
-        """A runtime whose services and embedded broker use ports the OS reports free now."""
+        """A runtime whose processes and embedded broker use ports the OS reports free now."""
         return cls(
             workdir,
             ports={svc: free_port() for svc in services},
+            worker_ports={svc: free_port() for svc in services},
             kafka_port=free_port(),
             env=env,
             services=services,
+            roles=roles,
             ready_timeout_s=ready_timeout_s,
             say=say,
             argv=argv,
@@ -133,15 +153,6 @@ class Runtime:
         """An environment value; empty counts as unset so tests can blank inherited ones."""
         return env_value(self.env, name)
 
-    def _port_for(
-        self, svc: str, index: int, base_port: int | None, ports: Mapping[str, int]
-    ) -> int:
-        if svc in ports:
-            return ports[svc]
-        if base_port is not None:
-            return base_port + index
-        return int(self._get(f"SIGHTLINE_{svc.upper()}_PORT") or DEFAULT_PORTS[svc])
-
     @property
     def bootstrap(self) -> str:
         if self._bootstrap is None:
@@ -152,8 +163,9 @@ class Runtime:
     def topics(self) -> list[str]:
         return topic_names(self.env)
 
-    def log_path(self, service: str) -> Path:
-        return self.log_dir / f"{service}.log"
+    def log_path(self, unit: str) -> Path:
+        """The log of a unit: `pipeline` (its api, or the one process) or `pipeline-worker`."""
+        return self.log_dir / f"{unit}.log"
 
     # -- start ---------------------------------------------------------------------------
 
@@ -169,8 +181,8 @@ class Runtime:
                 self.env, self.kafka_port, self.log_dir, self._say
             )
             self._write_state()
-            for svc in self.services:
-                self._spawn(svc)
+            for name in self.units:
+                self._spawn(name)
             self._wait_ready()
             if self._supervise:
                 self.supervisor.start()
@@ -183,17 +195,21 @@ class Runtime:
         state = {"databases": self.database_urls, "bootstrap": self.bootstrap}
         (self.workdir / "runtime.json").write_text(json.dumps(state, indent=2))
 
-    def _spawn(self, svc: str, append: bool = False) -> None:
-        port = self.ports[svc]
+    def _spawn(self, name: str, append: bool = False) -> None:
+        unit = self.units[name]
+        svc, port = unit.service, unit.port
         if port_is_open("127.0.0.1", port):
+            setting = "WORKER_PORT" if unit.role == "worker" else "PORT"
             raise LaunchError(
-                f"port {port} for {svc} is in use; set SIGHTLINE_{svc.upper()}_PORT to another"
+                f"port {port} for {unit.label} is in use; "
+                f"set SIGHTLINE_{svc.upper()}_{setting} to another"
             )
         env = {
             **self.env,
             "DATABASE_URL": self.database_urls[svc],
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "SIGHTLINE_SERVICE": svc,
+            "SIGHTLINE_MODE": unit.role,
             "SIGHTLINE_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
             # The children run this checkout's code even when it is not pip-installed.
@@ -201,9 +217,9 @@ class Runtime:
                 filter(None, [str(PROJECT_ROOT), self._get("PYTHONPATH")])
             ),
         }
-        log = self.log_path(svc).open("ab" if append else "wb")
+        log = self.log_path(name).open("ab" if append else "wb")
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            self._argv(svc),
+            self._argv(svc, unit.role),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -211,22 +227,23 @@ class Runtime:
             start_new_session=True,  # own process group: Ctrl-C reaches the launcher only
             preexec_fn=child_preexec(),
         )
-        self._children[svc] = _Child(process, log)
+        self._children[name] = _Child(process, log)
 
     def _wait_ready(self) -> None:
         pending = set(self._children)
         deadline = time.monotonic() + self.ready_timeout_s
         with httpx.Client(timeout=1.0) as client:
             while pending:
-                for svc in sorted(pending):
-                    self._raise_if_dead(svc)
+                for name in sorted(pending):
+                    self._raise_if_dead(name)
+                    unit = self.units[name]
                     try:
-                        response = client.get(f"{self.urls[svc]}/readyz")
+                        response = client.get(f"{unit.url}/readyz")
                     except httpx.HTTPError:
                         continue
                     if response.status_code == 200:
-                        pending.discard(svc)
-                        self._say(f"{svc} is ready on {self.urls[svc]}")
+                        pending.discard(name)
+                        self._say(f"{unit.label} is ready on {unit.url}")
                 if pending and time.monotonic() > deadline:
                     tails = "\n".join(
                         f"--- {self.log_path(s)} ---\n{log_tail(self.log_path(s))}"
@@ -239,45 +256,47 @@ class Runtime:
                 if pending:
                     time.sleep(0.2)
 
-    def _raise_if_dead(self, svc: str) -> None:
-        code = self._children[svc].process.poll()
+    def _raise_if_dead(self, name: str) -> None:
+        code = self._children[name].process.poll()
         if code is not None:
             raise LaunchError(
-                f"{svc} exited with code {code}; last lines of {self.log_path(svc)}:\n"
-                f"{log_tail(self.log_path(svc))}"
+                f"{self.units[name].label} exited with code {code}; last lines of "
+                f"{self.log_path(name)}:\n{log_tail(self.log_path(name))}"
             )
 
     # -- run and stop --------------------------------------------------------------------
 
     def exited(self) -> str | None:
-        """The first service whose process has exited, if any."""
-        for svc, child in self._children.items():
+        """The first unit whose process has exited, if any."""
+        for name, child in self._children.items():
             if child.process.poll() is not None:
-                return svc
+                return name
         return None
 
     # -- supervision (called from the supervisor's thread) --------------------------------
 
-    def pid(self, service: str) -> int | None:
-        """The process id of a running service (it changes when the supervisor restarts it)."""
-        child = self._children.get(service)
+    def pid(self, unit: str) -> int | None:
+        """The process id of a running unit: `pipeline` is the api (or the one process),
+        `pipeline-worker` the worker. It changes when the supervisor restarts it."""
+        child = self._children.get(unit)
         if child is None or child.process.poll() is not None:
             return None
         return child.process.pid
 
-    def exit_code(self, service: str) -> int | None:
-        child = self._children.get(service)
+    def exit_code(self, unit: str) -> int | None:
+        child = self._children.get(unit)
         return child.process.poll() if child is not None else None
 
-    def respawn(self, service: str, why: str) -> None:
-        old = self._children.pop(service, None)
+    def respawn(self, unit: str, why: str) -> None:
+        old = self._children.pop(unit, None)
         if old is not None:
             stop_process_groups([old.process], grace_s=1.0)  # reap any leftover of its group
             old.log.close()
-        with self.log_path(service).open("ab") as log:
-            log.write(f"\n--- sightline: {service} {why}; starting it again ---\n".encode())
-        self._spawn(service, append=True)
-        self._say(f"{service} {why}; started it again (pid {self._children[service].process.pid})")
+        label = self.units[unit].label
+        with self.log_path(unit).open("ab") as log:
+            log.write(f"\n--- sightline: {label} {why}; starting it again ---\n".encode())
+        self._spawn(unit, append=True)
+        self._say(f"{label} {why}; started it again (pid {self._children[unit].process.pid})")
 
     def broker_down(self) -> bool:
         return self.kafka is not None and not self.kafka.running

@@ -1,24 +1,35 @@
-"""One service process: `sightline serve SERVICE` (api, worker or both, per SIGHTLINE_MODE)."""
+"""One service process: `sightline serve SERVICE [--role api|worker|all]`.
+
+`api` serves the business API and appends events; `worker` runs the outbox relay, the
+consumers and the schedulers and answers only `/healthz`, `/readyz` and `/metrics`; `all`
+does both in one process. The role defaults to `SIGHTLINE_MODE`, else `all`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 
 import uvicorn
 
 from shared.db import make_engine
 from shared.messaging.relay import republish_all
 from shared.observability import configure_logging
-from shared.settings import Settings
+from shared.settings import Role, Settings
 
 SERVICES = ("pipeline", "scoring", "alert", "collab")
 
 
-def _settings(service: str) -> Settings:
+ROLES: tuple[Role, ...] = ("api", "worker", "all")
+
+
+def _settings(service: str, role: str | None = None) -> Settings:
     if service not in SERVICES:
         raise SystemExit(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    settings = Settings(service=service)
+    if role is not None and role not in ROLES:
+        raise SystemExit(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    settings = Settings(service=service) if role is None else Settings(service=service, mode=role)
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         raise SystemExit(
             "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set (or use `sightline up`)"
@@ -26,9 +37,13 @@ def _settings(service: str) -> Settings:
     return settings
 
 
-def serve(service: str) -> None:
-    settings = _settings(service)
+def serve(service: str, role: str | None = None) -> None:
+    """Run one process of `service` in `role` (None: `SIGHTLINE_MODE`) until SIGTERM/Ctrl-C."""
+    settings = _settings(service, role)
     configure_logging(service, settings.log_level, settings.log_json)
+    logging.getLogger(__name__).info(
+        "starting %s as %s on %s:%d", service, settings.mode, settings.host, settings.http_port
+    )
     bootstrap = importlib.import_module(f"services.{service}_svc.bootstrap")
     app = bootstrap.create_app(settings)
     uvicorn.run(

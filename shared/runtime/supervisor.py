@@ -1,7 +1,7 @@
 """Keeps what `sightline up` started running: services, the embedded broker and PostgreSQL.
 
-A service process that exits is started again after an exponential backoff (its log says
-why it exited); the embedded broker comes back on the same port (empty: the relays notice and
+A service process (api or worker) that exits is started again after an exponential backoff,
+each on its own schedule (its log says why it exited); the embedded broker comes back on the same port (empty: the relays notice and
 publish their event logs again); an embedded PostgreSQL that went away is started again on
 its data directory. Runs in a thread beside the launcher's main loop.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,10 +25,12 @@ STABLE_AFTER_S = 60.0
 class Supervised(Protocol):
     """What the supervisor needs of the runtime."""
 
-    services: tuple[str, ...]
+    #: the processes to keep running, by unit name (`pipeline`, `pipeline-worker`, ...)
+    @property
+    def units(self) -> Mapping[str, object]: ...
 
-    def exit_code(self, service: str) -> int | None: ...
-    def respawn(self, service: str, why: str) -> None: ...
+    def exit_code(self, unit: str) -> int | None: ...
+    def respawn(self, unit: str, why: str) -> None: ...
     def broker_down(self) -> bool: ...
     def restart_broker(self) -> None: ...
     def postgres_down(self) -> bool: ...
@@ -121,7 +123,7 @@ class Supervisor:
         self._say(f"restarting {part} failed ({exc}); next try in {delay:.1f}s")
 
     def check(self) -> None:
-        """One round: restart whatever is down and due (PostgreSQL, broker, then services)."""
+        """One round: restart whatever is down and due (PostgreSQL, broker, then processes)."""
         rt = self._runtime
         for part, down, restart in (
             ("postgres", rt.postgres_down, rt.restart_postgres),
@@ -136,17 +138,17 @@ class Supervisor:
                 else:
                     self._restarted(part, now)
                     self._say(f"{part} is back")
-        for svc in rt.services:
-            code = rt.exit_code(svc)
+        for unit in list(rt.units):
+            code = rt.exit_code(unit)
             now = time.monotonic()
             if self._stop.is_set() or code is None:
                 continue
             why = f"exited with {describe_exit(code)}"
-            if not self._due(svc, why, now):
+            if not self._due(unit, why, now):
                 continue
             try:
-                rt.respawn(svc, why)
+                rt.respawn(unit, why)
             except Exception as exc:  # e.g. its port still taken: try again later
-                self._failed(svc, exc, now)
+                self._failed(unit, exc, now)
             else:
-                self._restarted(svc, now)
+                self._restarted(unit, now)

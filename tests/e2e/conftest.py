@@ -1,4 +1,5 @@
-"""All four services as separate processes, started the way `sightline up` starts them."""
+"""All four services as separate processes (an api and a worker each), started the way
+`sightline up` starts them."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Stack:
         self.env = runtime_env()
         self.runtime = Runtime.on_free_ports(workdir, env=self.env, ready_timeout_s=90)
         self.ports = dict(self.runtime.ports)
+        self.worker_ports = dict(self.runtime.worker_ports)
         self.kafka_port = self.runtime.kafka_port
 
     def start(self) -> None:
@@ -51,6 +53,7 @@ class Stack:
         self.runtime = Runtime(
             self.workdir,
             ports=self.ports,
+            worker_ports=self.worker_ports,
             kafka_port=self.kafka_port,
             env=self.env,
             ready_timeout_s=90,

@@ -37,12 +37,12 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["SIGHTLINE_PORT"])), Handler
 NO_EXTERNAL_SERVERS = {"DATABASE_URL": "", "KAFKA_BOOTSTRAP_SERVERS": ""}
 
 
-def fake_service(service: str) -> list[str]:
+def fake_service(service: str, role: str) -> list[str]:
     return [sys.executable, "-c", FAKE_SERVICE]
 
 
-def crashing_service(service: str) -> list[str]:
-    return [sys.executable, "-c", f"print('{service} cannot start'); raise SystemExit(3)"]
+def crashing_service(service: str, role: str) -> list[str]:
+    return [sys.executable, "-c", f"print('{service} {role} cannot start'); raise SystemExit(3)"]
 
 
 def postgres_processes(data_dir: Path) -> list[psutil.Process]:
@@ -160,10 +160,11 @@ def test_the_runtime_gives_each_service_its_database_and_the_broker_then_stops_e
         broker_pid = runtime.kafka.pid
         assert set(runtime.database_urls) == set(SERVICES)
         for svc in SERVICES:
-            got = json.loads(httpx.get(f"{runtime.urls[svc]}/env").text)
-            assert got["DATABASE_URL"] == runtime.database_urls[svc]
-            assert got["KAFKA_BOOTSTRAP_SERVERS"] == runtime.bootstrap
-            assert got["SIGHTLINE_SERVICE"] == svc
+            for role, url in (("api", runtime.urls[svc]), ("worker", runtime.worker_urls[svc])):
+                got = json.loads(httpx.get(f"{url}/env").text)
+                assert got["DATABASE_URL"] == runtime.database_urls[svc]
+                assert got["KAFKA_BOOTSTRAP_SERVERS"] == runtime.bootstrap
+                assert (got["SIGHTLINE_SERVICE"], got["SIGHTLINE_MODE"]) == (svc, role)
             database = run_blocking(scalar(runtime.database_urls[svc], "SELECT current_database()"))
             assert database == f"sightline_{svc}"
         topics = run_blocking(topic_names(runtime.bootstrap))
@@ -173,7 +174,9 @@ def test_the_runtime_gives_each_service_its_database_and_the_broker_then_stops_e
         runtime.stop()
     assert postgres_processes(tmp_path / "pg") == []
     assert not psutil.pid_exists(broker_pid or 0)
-    assert all(not _answers(url) for url in runtime.urls.values())
+    urls = [*runtime.urls.values(), *runtime.worker_urls.values()]
+    assert len(set(urls)) == 2 * len(SERVICES)
+    assert all(not _answers(url) for url in urls)
 
 
 def test_the_runtime_reports_a_service_that_dies_while_starting_and_cleans_up(
@@ -182,9 +185,9 @@ def test_the_runtime_reports_a_service_that_dies_while_starting_and_cleans_up(
     runtime = Runtime.on_free_ports(
         tmp_path, env=NO_EXTERNAL_SERVERS, services=["alert"], argv=crashing_service
     )
-    with pytest.raises(LaunchError, match="alert exited with code 3") as failure:
+    with pytest.raises(LaunchError, match=r"alert (api|worker) exited with code 3") as failure:
         runtime.start()
-    assert "alert cannot start" in str(failure.value)  # the log tail comes with the error
+    assert "cannot start" in str(failure.value)  # the log tail comes with the error
     assert postgres_processes(tmp_path / "pg") == []
     assert runtime.kafka is None
 

@@ -72,6 +72,20 @@ def test_a_killed_service_process_is_started_again_and_its_log_says_why(
     assert "exited with signal SIGKILL" in runtime.log_path("alert").read_text()
     assert ready(runtime.urls["pipeline"]), "the other services were left alone"
     assert runtime.restarts.get("pipeline") is None
+    assert runtime.restarts.get("alert-worker") is None, "and so was its worker"
+
+
+def test_a_killed_worker_is_started_again_and_its_api_keeps_running(runtime: Runtime) -> None:
+    api, old = runtime.pid("pipeline"), runtime.pid("pipeline-worker")
+    assert None not in (api, old) and api != old, "each service runs an api and a worker"
+    os.kill(old or 0, signal.SIGKILL)
+    wait_for(lambda: runtime.restarts.get("pipeline-worker") == 1)
+    wait_for(lambda: ready(runtime.worker_urls["pipeline"]))
+    assert runtime.pid("pipeline-worker") not in (old, None)
+    log = runtime.log_path("pipeline-worker").read_text()
+    assert "pipeline worker exited with signal SIGKILL" in log
+    assert runtime.pid("pipeline") == api
+    assert runtime.restarts.get("pipeline") is None
 
 
 def test_a_killed_broker_comes_back_on_the_same_port_with_its_topics(runtime: Runtime) -> None:
@@ -100,7 +114,7 @@ def test_stopping_a_supervised_runtime_leaves_no_process_behind(tmp_path: Path) 
         tmp_path, env=NO_EXTERNAL_SERVERS, services=["scoring"], argv=fake_service
     )
     rt.start()
-    pids = [rt.pid("scoring") or 0, rt.kafka.pid if rt.kafka else 0]
+    pids = [rt.pid("scoring") or 0, rt.pid("scoring-worker") or 0, rt.kafka.pid if rt.kafka else 0]
     rt.stop()
     assert not any(psutil.pid_exists(pid) for pid in pids)
     assert rt.restarts == {}
@@ -126,8 +140,10 @@ def test_a_killed_broker_comes_back_and_the_real_relay_publishes_the_event_log_a
         wait_for(lambda: rt.restarts.get("broker") == 1)
         again = run_blocking(read_topic(rt.bootstrap, topic, lambda rs: len(rs) >= 1, 90))
         assert {header(r, "ce_id") for r in again} == {header(r, "ce_id") for r in first}
-        assert "republishing" in rt.log_path("pipeline").read_text()
+        # the relay runs in the worker process, not in the api
+        assert "republishing" in rt.log_path("pipeline-worker").read_text()
+        assert "republishing" not in rt.log_path("pipeline").read_text()
         wait_for(lambda: ready(rt.urls["pipeline"]))
-        assert rt.restarts.get("pipeline") is None, "the service itself kept running"
+        assert rt.restarts == {"broker": 1}, "the service's processes kept running"
     finally:
         rt.stop()

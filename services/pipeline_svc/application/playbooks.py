@@ -99,6 +99,8 @@ class Playbooks:
             return False
         try:
             await self.publish(uow, default_playbook(), "system", metadata, 0, occurred_at)
-        except ConcurrencyError:
+        except (ConcurrencyError, PreconditionFailedError):
+            # a process starting beside this one (its api or worker, a replica) seeded first:
+            # the publication lock made us wait, then the version check saw its playbook
             return False
         return True

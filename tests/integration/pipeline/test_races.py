@@ -7,16 +7,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from services.pipeline_svc.application import handlers as h
 from services.pipeline_svc.application.uow import stream_id
 from services.pipeline_svc.bootstrap import PipelineService
 from services.pipeline_svc.domain.commands import AdvanceStage, LogActivity
+from shared.clock import SystemClock
 from shared.contracts.pipeline import StageAdvanced
 from shared.events.envelope import Metadata, NewEvent
 from shared.identity import Principal
 from tests.integration.pipeline.conftest import Api
 from tests.integration.pipeline.test_ownership import listed, transfer
+from tests.support import migrated_engine
 
 pytestmark = pytest.mark.integration
 REP = Principal(sub="rep-1", role="rep", region="east", team="east-1")
@@ -168,3 +171,20 @@ async def test_a_transfer_during_a_command_still_moves_the_deal_s_list_row(api: 
     await moving
     south = {"sub": "rm-s", "role": "regional_manager", "region": "south", "team": "s-1"}
     assert [(o["id"], o["region"]) for o in await listed(api, south)] == [(opp["id"], "south")]
+
+
+async def test_processes_starting_together_seed_the_default_playbook_once(
+    database_url: str,
+) -> None:
+    """`sightline up` starts a service's api and worker at once; both seed at start-up."""
+    engine = await migrated_engine(database_url)
+    try:
+        starting = [PipelineService(engine, SystemClock()) for _ in range(3)]
+        await asyncio.gather(*(svc.seed() for svc in starting))
+        async with engine.connect() as conn:
+            published = await conn.scalar(
+                text("SELECT count(*) FROM events WHERE event_name = 'PlaybookPublished'")
+            )
+    finally:
+        await engine.dispose()
+    assert published == 1
