@@ -140,7 +140,7 @@ async def _run_handlers(
     for item in todo:
         assert item.envelope is not None and item.handler is not None
         bulk = batch_handlers.get(item.envelope.name)
-        if pending_handler is not None and bulk is not pending_handler:
+        if pending_handler is not None and bulk != pending_handler:
             await pending_handler(conn, pending)
             pending, pending_handler = [], None
         if bulk is None:
