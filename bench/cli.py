@@ -47,6 +47,7 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
     p.add_argument("--propagation-rate", type=float, default=d.propagation_rate)
     p.add_argument("--propagation-duration", type=float, default=d.propagation_duration_s)
     p.add_argument("--propagation-poll-ms", type=float, default=d.propagation_poll_ms)
+    p.add_argument("--rebuild-events", type=int, default=d.rebuild_events)
     p.add_argument("--profile-dir", type=Path, help="py-spy the services into this directory")
     p.add_argument("--output", type=Path, default=REPO_ROOT / RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
@@ -64,6 +65,7 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
         timeline_requests=max(1, args.timeline_requests),
         timeline_concurrency=max(1, args.timeline_concurrency),
         timeline_seed=args.timeline_seed,
+        rebuild_events=args.rebuild_events,
         propagation_rate=args.propagation_rate,
         propagation_duration_s=args.propagation_duration,
         propagation_poll_ms=max(1.0, args.propagation_poll_ms),

@@ -41,6 +41,8 @@ class BenchConfig:
     propagation_duration_s: float = 10.0
     #: how often the collab database is polled for the propagated entries
     propagation_poll_ms: float = 20.0
+    #: events of the backlog each consumer run applies in the `rebuild` section
+    rebuild_events: int = 10_000
     #: when set and py-spy is on PATH, the services are profiled during their measurement
     profile_dir: Path | None = None
 
