@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: Kafka transactions are not needed by the outbox/inbox design; set an id to switch them on
     kafka_transactional_id: str | None = None
     consumer_max_attempts: int = 3
+    #: events a consumer applies in one transaction (what one fetch returns for a partition,
+    #: up to this); 1 applies one event per transaction
+    consumer_batch_max: int = Field(default=500, ge=1, le=10_000)
     relay_batch_size: int = 500
     #: a relay batch also stops at this many bytes of payload (its memory stays bounded)
     relay_batch_max_bytes: int = 4_000_000

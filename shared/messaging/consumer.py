@@ -1,17 +1,21 @@
 """The consumer runner: projection change + inbox row in one transaction, then the Kafka commit.
 
-A redelivered event finds its inbox row and changes nothing. An infrastructure fault (database,
-pool, broker) or an event version newer than this process knows pauses the partition: the
-offset stays uncommitted and the message is retried with backoff for as long as it takes. Only
-a message that fails deterministically is parked in the `dead_letters` table (and copied,
-best effort, to the group's dead-letter topic); `sightline dead-letters replay` brings it back.
+What one fetch returns for a partition is applied in one transaction (shared/messaging/batch.py):
+inbox rows claimed in bulk, handlers run for the claimed events in offset order, one commit,
+then the offset. A redelivered event finds its inbox row and changes nothing. An
+infrastructure fault (database, pool, broker) or an event version newer than this process
+knows pauses the partition: the offset stays uncommitted and the message is retried with
+backoff for as long as it takes. A batch that fails deterministically is rolled back and
+applied again one event at a time, so only a message that fails on its own is parked in the
+`dead_letters` table (and copied, best effort, to the group's dead-letter topic);
+`sightline dead-letters replay` brings it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -22,25 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.events.cloudevents import MalformedCloudEventError, decode, header_map, parse_type
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry, UnknownEventError
-from shared.messaging import deadletters
-from shared.messaging.faults import is_transient
+from shared.messaging import batch, deadletters
+from shared.messaging.batch import BatchHandler, Handler
+from shared.messaging.faults import StallError, is_transient
 from shared.messaging.kafka import backoff, ensure_topics, make_producer, stop_quietly
 from shared.messaging.pauses import PartitionPauses, stalled_consumers
-from shared.observability import CONSUMER_LAG, DLQ_TOTAL, EVENTS_CONSUMED
+from shared.messaging.replay import AfterApply, Replays
+from shared.observability import CONSUMER_LAG, EVENTS_CONSUMED
 from shared.settings import Settings
 
-__all__ = ["ConsumerRunner", "Handler", "StallError", "stalled_consumers"]
+__all__ = ["BatchHandler", "ConsumerRunner", "Handler", "StallError", "stalled_consumers"]
 log = logging.getLogger(__name__)
-Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
-AfterApply = Callable[[AsyncConnection], Awaitable[None]]
 CLAIM = text(
     "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, CAST(:event_id AS uuid))"
     " ON CONFLICT DO NOTHING RETURNING 1"
 )
 
 
-class StallError(Exception):
-    """Not the message's fault: keep it, pause the partition, try again later."""
+def one_at_a_time(bulk: BatchHandler) -> Handler:
+    async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
+        await bulk(conn, [envelope])
+
+    return handle
 
 
 class ConsumerRunner:
@@ -54,19 +61,32 @@ class ConsumerRunner:
         handlers: Mapping[str, Handler],
         retry_delay_s: float = 0.05,
         replay_interval_s: float = 2.0,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
+        batch_max: int | None = None,
     ) -> None:
+        """`batch_handlers` write several events at once (used instead of `handlers` for their
+        names, with a list of one on the one-at-a-time path); `batch_max` caps a transaction
+        (default `SIGHTLINE_CONSUMER_BATCH_MAX`; 1 applies one event per transaction)."""
         self._engine = engine
         self._settings = settings
         self._registry = registry
         # the prefix keeps deployments sharing a broker out of each other's groups
         self.group_id = f"{settings.topic_prefix}{group_id}"
         self._topics = topics
-        self._handlers = dict(handlers)
+        self._batch_handlers = dict(batch_handlers or {})
+        self._handlers = {
+            **handlers,
+            **{name: one_at_a_time(bulk) for name, bulk in self._batch_handlers.items()},
+        }
+        self._batch_max = max(1, batch_max or settings.consumer_batch_max)
         self._retry_delay_s = retry_delay_s
         self._replay_interval_s = replay_interval_s
         self.dlq_topic = f"{self.group_id}.dlq"
         self.assigned = asyncio.Event()
         self.pauses = PartitionPauses(self.group_id)
+        self._replays = Replays(
+            engine, self.group_id, self._decode, self._apply, self._database_healthy
+        )
 
     async def run(self) -> None:
         attempt = 0
@@ -101,7 +121,7 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
-            max_poll_records=500,
+            max_poll_records=max(500, self._batch_max),
         )
         producer = make_producer(self._settings, transactional=False)
         loop = asyncio.get_running_loop()
@@ -134,13 +154,19 @@ class ConsumerRunner:
         messages: list[ConsumerRecord[Any, Any]],
     ) -> None:
         done: int | None = None
-        for msg in messages:
+        for step in batch.plan(messages, self._decode, self._batch_max):
             try:
-                await self.process(msg, producer)
+                if isinstance(step, batch.Run):
+                    await self._apply_run(step, producer)
+                else:
+                    await self.process(step.msg, producer)
             except StallError as stall:
-                self.pauses.pause(consumer, tp, msg.offset, str(stall))
+                at = stall.offset if stall.offset is not None else step.first_offset
+                self.pauses.pause(consumer, tp, at, str(stall))
+                if at > messages[0].offset:
+                    done = at  # everything before it is applied
                 break
-            done = msg.offset + 1
+            done = step.last_offset + 1
             self.pauses.recovered(tp)
         if done is None:
             return
@@ -148,6 +174,42 @@ class ConsumerRunner:
         hw = consumer.highwater(tp)
         if hw is not None:
             CONSUMER_LAG.labels(self.group_id, tp.topic, tp.partition).set(max(0, hw - done))
+
+    async def _apply_run(self, run: batch.Run, producer: AIOKafkaProducer) -> None:
+        """One transaction for the run; after a deterministic failure, one event at a time.
+
+        Raises StallError (at the run's first offset, or at the message that must wait on the
+        one-at-a-time path) when the run cannot be applied now.
+        """
+        if not any(item.handler for item in run.items):
+            EVENTS_CONSUMED.labels(self.group_id, "ignored").inc(len(run.items))
+            return  # nothing here wants them: no transaction at all
+        if len(run.items) > 1:
+            try:
+                async with self._engine.begin() as conn:
+                    counts = await batch.apply(conn, self.group_id, run.items, self._batch_handlers)
+            except Exception as exc:
+                await self._raise_if_infrastructure(exc)
+                log.warning(
+                    "batch of %d at %s/%d@%d failed (%s: %s); applying one at a time",
+                    len(run.items),
+                    run.items[0].msg.topic,
+                    run.items[0].msg.partition,
+                    run.first_offset,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                for outcome, n in counts.items():
+                    if n:
+                        EVENTS_CONSUMED.labels(self.group_id, outcome).inc(n)
+                return
+        for item in run.items:
+            try:
+                await self.process(item.msg, producer)
+            except StallError as stall:
+                stall.offset = item.msg.offset
+                raise
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         try:
@@ -190,6 +252,14 @@ class ConsumerRunner:
                 EVENTS_CONSUMED.labels(self.group_id, outcome).inc()
                 return outcome
 
+    async def _park(
+        self, msg: ConsumerRecord[Any, Any], producer: AIOKafkaProducer, exc: Exception
+    ) -> str:
+        await deadletters.park_message(
+            self._engine, self.group_id, self.dlq_topic, msg, producer, exc
+        )
+        return "dead-lettered"
+
     def _decode(self, msg: ConsumerRecord[Any, Any]) -> tuple[Envelope | None, Handler | None]:
         name, version = parse_type(header_map(msg.headers).get("ce_type", ""))
         handler = self._handlers.get(name)
@@ -229,90 +299,6 @@ class ConsumerRunner:
                 await after(conn)
         return outcome
 
-    async def _park(
-        self, msg: ConsumerRecord[Any, Any], producer: AIOKafkaProducer, exc: Exception
-    ) -> str:
-        error = f"{type(exc).__name__}: {exc}"
-        try:
-            async with self._engine.begin() as conn:
-                await deadletters.park(conn, self.group_id, msg, error)
-        except Exception as fault:  # without the durable dead letter we must not move on
-            raise StallError(
-                f"cannot park a dead letter: {type(fault).__name__}: {fault}"
-            ) from fault
-        await self._copy_to_dlq_topic(msg, producer, error)
-        DLQ_TOTAL.labels(self.group_id).inc()
-        EVENTS_CONSUMED.labels(self.group_id, "dead-lettered").inc()
-        log.error("dead-lettered %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, error)
-        return "dead-lettered"
-
-    async def _copy_to_dlq_topic(
-        self, msg: ConsumerRecord[Any, Any], producer: AIOKafkaProducer, error: str
-    ) -> None:
-        headers = [
-            *list(msg.headers),
-            ("x-dlq-error", error[:2000].encode()),
-            ("x-dlq-group", self.group_id.encode()),
-            ("x-dlq-topic", msg.topic.encode()),
-            ("x-dlq-partition", str(msg.partition).encode()),
-            ("x-dlq-offset", str(msg.offset).encode()),
-        ]
-        try:
-            await asyncio.wait_for(
-                producer.send_and_wait(self.dlq_topic, msg.value, key=msg.key, headers=headers),
-                timeout=10,
-            )
-        except Exception as exc:  # the table holds the dead letter; the topic is a convenience
-            log.warning("dead letter not copied to %s: %s", self.dlq_topic, exc)
-
     async def replay_requested(self) -> int:
         """Apply the dead letters flagged for replay again, through the inbox; returns how many."""
-        try:
-            rows = await deadletters.due_replays(self._engine, self.group_id)
-        except Exception as exc:  # database away: the next round tries again
-            log.warning("dead-letter replay check failed: %s", exc)
-            return 0
-        done = 0
-        for row in rows:
-            done += await self._replay_one(row)
-        return done
-
-    async def _replay_one(self, row: Any) -> int:
-        msg: ConsumerRecord[Any, Any] = ConsumerRecord(
-            row.topic,
-            row.partition,
-            row.offset,
-            0,
-            0,
-            row.key,
-            row.value,
-            None,
-            0,
-            0,
-            tuple(deadletters.decode_headers(row.headers)),
-        )
-
-        async def resolved(conn: AsyncConnection) -> None:
-            await deadletters.mark_replayed(conn, row.id)
-
-        try:
-            envelope, handler = self._decode(msg)
-            if envelope is None or handler is None:
-                async with self._engine.begin() as conn:
-                    await resolved(conn)  # nothing handles it any more: nothing to replay
-                return 1
-            await self._apply(handler, envelope, after=resolved)
-        except StallError as exc:
-            log.warning("replay of dead letter %d waits: %s", row.id, exc)
-            return 0
-        except Exception as exc:
-            if is_transient(exc) or not await self._database_healthy():
-                log.warning("replay of dead letter %d waits: %s", row.id, exc)
-                return 0
-            await deadletters.mark_failed_again(
-                self._engine, row.id, f"{type(exc).__name__}: {exc}"
-            )
-            log.error("replay of dead letter %d failed again: %s", row.id, exc)
-            return 0
-        log.info("dead letter %d replayed", row.id)
-        return 1
+        return await self._replays.run()

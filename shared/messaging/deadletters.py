@@ -7,16 +7,23 @@ inbox, so a replay is idempotent and runs with the handlers of the running code.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.messaging.faults import StallError
+from shared.observability import DLQ_TOTAL, EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
 
 # The same message delivered again (a crash between parking and the offset commit) counts as
 # another attempt on its open row rather than a second row.
@@ -114,6 +121,54 @@ async def park(
     }
     if (await conn.execute(PARK_AGAIN, params)).rowcount == 0:
         await conn.execute(PARK, params)
+
+
+async def park_message(
+    engine: AsyncEngine,
+    consumer: str,
+    dlq_topic: str,
+    msg: ConsumerRecord[Any, Any],
+    producer: AIOKafkaProducer,
+    exc: Exception,
+) -> None:
+    """Park `msg` durably, then copy it (best effort) to the group's dead-letter topic.
+
+    Raises StallError when the row cannot be written: without it the consumer must not move on.
+    """
+    error = f"{type(exc).__name__}: {exc}"
+    try:
+        async with engine.begin() as conn:
+            await park(conn, consumer, msg, error)
+    except Exception as fault:
+        raise StallError(f"cannot park a dead letter: {type(fault).__name__}: {fault}") from fault
+    await _copy_to_topic(msg, producer, consumer, dlq_topic, error)
+    DLQ_TOTAL.labels(consumer).inc()
+    EVENTS_CONSUMED.labels(consumer, "dead-lettered").inc()
+    log.error("dead-lettered %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, error)
+
+
+async def _copy_to_topic(
+    msg: ConsumerRecord[Any, Any],
+    producer: AIOKafkaProducer,
+    consumer: str,
+    dlq_topic: str,
+    error: str,
+) -> None:
+    headers = [
+        *list(msg.headers),
+        ("x-dlq-error", error[:2000].encode()),
+        ("x-dlq-group", consumer.encode()),
+        ("x-dlq-topic", msg.topic.encode()),
+        ("x-dlq-partition", str(msg.partition).encode()),
+        ("x-dlq-offset", str(msg.offset).encode()),
+    ]
+    try:
+        await asyncio.wait_for(
+            producer.send_and_wait(dlq_topic, msg.value, key=msg.key, headers=headers),
+            timeout=10,
+        )
+    except Exception as exc:  # the table holds the dead letter; the topic is a convenience
+        log.warning("dead letter not copied to %s: %s", dlq_topic, exc)
 
 
 def _text(raw: bytes | None) -> str | None:

@@ -29,6 +29,15 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+class StallError(Exception):
+    """Not the message's fault: keep it, pause the partition, try again later."""
+
+    def __init__(self, why: str, offset: int | None = None) -> None:
+        super().__init__(why)
+        #: where the partition must wait when it is not the message being processed
+        self.offset = offset
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for database, connection, pool and broker faults anywhere in the exception chain."""
     seen: set[int] = set()

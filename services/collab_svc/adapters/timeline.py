@@ -18,6 +18,18 @@ ADD = text(
     " occurred_at, data) VALUES (CAST(:event_id AS uuid), :account_id, :group_id, :kind,"
     " :region, :actor, :occurred_at, CAST(:data AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
 )
+# a consumer's batch in one statement: unnest keeps the offset order (so `seq` follows it) and
+# each entry takes its account's group as the single-row ADD's caller looks it up
+ADD_MANY = text(
+    "INSERT INTO timeline_entries (event_id, account_id, group_id, kind, region, actor,"
+    " occurred_at, data) SELECT t.e, t.a, acc.group_id, t.k, t.r, t.actor, t.o,"
+    " CAST(t.d AS jsonb) FROM unnest(CAST(:ids AS uuid[]), CAST(:accounts AS text[]),"
+    " CAST(:kinds AS text[]), CAST(:regions AS text[]), CAST(:actors AS text[]),"
+    " CAST(:occurred AS timestamptz[]), CAST(:data AS text[]))"
+    " WITH ORDINALITY AS t(e, a, k, r, actor, o, d, i)"
+    " LEFT JOIN accounts acc ON acc.account_id = t.a ORDER BY t.i"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
 # group_id always comes from the accounts table, so a late, redelivered or reordered event
 # cannot put back an older group
 BACKFILL_GROUP = text(
@@ -105,6 +117,23 @@ class Timeline:
                 "actor": entry.actor,
                 "occurred_at": entry.occurred_at,
                 "data": json.dumps(entry.data, ensure_ascii=False),
+            },
+        )
+
+    async def add_many(self, entries: list[Entry]) -> None:
+        """Entries in this order, each in its account's current group (as `add` is given)."""
+        if not entries:
+            return
+        await self._conn.execute(
+            ADD_MANY,
+            {
+                "ids": [e.event_id for e in entries],
+                "accounts": [e.account_id for e in entries],
+                "kinds": [e.kind for e in entries],
+                "regions": [e.region for e in entries],
+                "actors": [e.actor for e in entries],
+                "occurred": [e.occurred_at for e in entries],
+                "data": [json.dumps(e.data, ensure_ascii=False) for e in entries],
             },
         )
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.collab_svc.adapters.accounts import AccountViews
 from services.collab_svc.adapters.conflicts import ConflictViews
-from services.collab_svc.adapters.locks import lock_account
+from services.collab_svc.adapters.locks import lock_account, lock_accounts
 from services.collab_svc.adapters.requests import RequestViews
 from services.collab_svc.domain import conflicts
 from shared.clock import Clock
@@ -46,6 +46,20 @@ class ConflictPolicy:
             await lock_account(conn, e.account_id)
             for pending in await ConflictViews(conn).take_pending(e.account_id):
                 await self.judge(conn, pending.activity, pending.event_id, pending.correlation_id)
+
+    async def handle_many(self, conn: AsyncConnection, envs: list[Envelope]) -> None:
+        """Consumer batch handler: every account the batch touches is locked first, in the one
+        order `handle` uses, so two batches over the same accounts cannot deadlock."""
+        accounts: set[str] = set()
+        for env in envs:
+            e = env.event
+            if isinstance(e, ActivityLogged) and e.customer_facing:
+                accounts.update([e.account_id, *e.matched_accounts])
+            elif isinstance(e, AccountRegistered):
+                accounts.add(e.account_id)
+        await lock_accounts(conn, accounts)
+        for env in envs:
+            await self.handle(conn, env)
 
     async def judge(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.collab_svc.adapters.accounts import AccountViews
-from services.collab_svc.adapters.locks import lock_account
+from services.collab_svc.adapters.locks import lock_account, lock_accounts
 from services.collab_svc.adapters.timeline import Entry, Timeline
 from shared.contracts import collab as cv
 from shared.contracts import pipeline as pv
@@ -89,3 +89,22 @@ async def project(conn: AsyncConnection, env: Envelope) -> None:
     await lock_account(conn, entry.account_id)
     group_id = await AccountViews(conn).group_of(entry.account_id)
     await Timeline(conn).add(entry, group_id)
+
+
+async def project_many(conn: AsyncConnection, envs: list[Envelope]) -> None:
+    """Consumer batch handler: `project` for each event in order, in a few statements.
+
+    The batch's accounts are locked up front in one order; runs of entries between account
+    changes go in with one INSERT that reads each account's group as `project` does.
+    """
+    await lock_accounts(conn, (a for env in envs if (a := getattr(env.event, "account_id", ""))))
+    timeline = Timeline(conn)
+    entries: list[Entry] = []
+    for env in envs:
+        if env.name in GROUP_CHANGES:
+            await timeline.add_many(entries)
+            entries = []
+            await timeline.backfill_group(getattr(env.event, "account_id", ""))
+        elif (entry := entry_for(env)) is not None:
+            entries.append(entry)
+    await timeline.add_many(entries)

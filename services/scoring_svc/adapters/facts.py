@@ -14,9 +14,12 @@ from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry
 
-SAVE = text(
+# many facts in one statement; unnest keeps their order, so `seq` follows the offsets
+SAVE_MANY = text(
     "INSERT INTO scoring_facts (event_id, event_name, event_version, occurred_at, payload)"
-    " VALUES (CAST(:event_id AS uuid), :name, :version, :occurred_at, CAST(:payload AS jsonb))"
+    " SELECT e, n, v, o, CAST(p AS jsonb) FROM unnest(CAST(:ids AS uuid[]),"
+    " CAST(:names AS text[]), CAST(:versions AS int[]), CAST(:occurred AS timestamptz[]),"
+    " CAST(:payloads AS text[])) WITH ORDINALITY AS t(e, n, v, o, p, i) ORDER BY i"
     " ON CONFLICT (event_id) DO NOTHING"
 )
 LOAD_AFTER = text(
@@ -36,15 +39,18 @@ def compact(env: Envelope) -> dict[str, Any]:
     return {**env.event.payload(), **TRIM.get(env.name, {})}
 
 
-async def save(conn: AsyncConnection, env: Envelope) -> None:
+async def save_many(conn: AsyncConnection, envs: list[Envelope]) -> None:
+    """One statement for a consumer's batch (a repeated event id is stored once)."""
+    if not envs:
+        return
     await conn.execute(
-        SAVE,
+        SAVE_MANY,
         {
-            "event_id": str(env.event_id),
-            "name": env.name,
-            "version": env.event.event_version,
-            "occurred_at": env.occurred_at,
-            "payload": json.dumps(compact(env), ensure_ascii=False),
+            "ids": [env.event_id for env in envs],
+            "names": [env.name for env in envs],
+            "versions": [env.event.event_version for env in envs],
+            "occurred": [env.occurred_at for env in envs],
+            "payloads": [json.dumps(compact(env), ensure_ascii=False) for env in envs],
         },
     )
 

@@ -1,4 +1,4 @@
-"""The fact projection: consumer handler for the pipeline and collab events scoring reads."""
+"""The fact projection: consumer batch handler for the pipeline and collab events scoring reads."""
 
 from __future__ import annotations
 
@@ -17,6 +17,6 @@ COLLAB_FACTS = (
 )
 
 
-async def record_fact(conn: AsyncConnection, env: Envelope) -> None:
-    """Runs in the inbox's transaction: a redelivery changes nothing."""
-    await facts.save(conn, env)
+async def record_facts(conn: AsyncConnection, envs: list[Envelope]) -> None:
+    """The consumer's batch (its inbox rows claimed in the same transaction), in one statement."""
+    await facts.save_many(conn, envs)

@@ -29,7 +29,8 @@ def build(
             registry,
             TIMELINE_GROUP,
             topics,
-            dict.fromkeys(timeline.HANDLED, timeline.project),
+            {},
+            batch_handlers=dict.fromkeys(timeline.HANDLED, timeline.project_many),
         ),
         ConsumerRunner(
             engine,
@@ -37,6 +38,7 @@ def build(
             registry,
             CONFLICTS_GROUP,
             topics,
-            dict.fromkeys(CONFLICT_EVENTS, policy.handle),
+            {},
+            batch_handlers=dict.fromkeys(CONFLICT_EVENTS, policy.handle_many),
         ),
     ]

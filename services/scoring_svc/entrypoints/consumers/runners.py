@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.scoring_svc.application.project import COLLAB_FACTS, PIPELINE_FACTS, record_fact
+from services.scoring_svc.application.project import COLLAB_FACTS, PIPELINE_FACTS, record_facts
 from shared.events.registry import EventRegistry
 from shared.messaging.consumer import ConsumerRunner
 from shared.settings import Settings
@@ -21,7 +21,8 @@ def build(engine: AsyncEngine, settings: Settings, registry: EventRegistry) -> l
             registry,
             PIPELINE_GROUP,
             [settings.topic("pipeline")],
-            dict.fromkeys(PIPELINE_FACTS, record_fact),
+            {},
+            batch_handlers=dict.fromkeys(PIPELINE_FACTS, record_facts),
         ),
         ConsumerRunner(
             engine,
@@ -29,6 +30,7 @@ def build(engine: AsyncEngine, settings: Settings, registry: EventRegistry) -> l
             registry,
             COLLAB_GROUP,
             [settings.topic("collab")],
-            dict.fromkeys(COLLAB_FACTS, record_fact),
+            {},
+            batch_handlers=dict.fromkeys(COLLAB_FACTS, record_facts),
         ),
     ]
