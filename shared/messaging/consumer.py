@@ -136,6 +136,7 @@ class ConsumerRunner:
                 if consumer.assignment():
                     self.assigned.set()
                 self.pauses.forget_revoked(consumer)
+                await self.pauses.settle_caught_up(consumer, batches.keys())
                 for tp, messages in batches.items():
                     await self._process_partition(consumer, producer, tp, messages)
                 if loop.time() >= next_replay:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -66,6 +67,26 @@ class PartitionPauses:
                 consumer.resume(tp)
                 # the attempt count stays until a message of the partition goes through
                 self._paused[tp] = (float("inf"), attempt)
+
+    async def settle_caught_up(
+        self, consumer: AIOKafkaConsumer, fetched: Collection[TopicPartition]
+    ) -> None:
+        """Forget the stall of a partition that is fetched again and has nothing left to give.
+
+        A rebalance may hand a held partition away and back within one poll: the consumer then
+        fetches it unpaused from the committed offset, which another member may have moved past
+        the message we held. No message would ever clear its stall, so readiness would say
+        "stalled" forever. A partition fetched unpaused whose position is at its high water
+        holds nothing back.
+        """
+        for tp, (due, attempt) in list(self._paused.items()):
+            if tp in fetched or tp not in consumer.assignment() or tp in consumer.paused():
+                continue
+            if due != float("inf"):
+                self._paused[tp] = (float("inf"), attempt)  # unpaused behind our back
+            high = consumer.highwater(tp)
+            if high is not None and await consumer.position(tp) >= high:
+                self.recovered(tp)
 
     def forget_revoked(self, consumer: AIOKafkaConsumer) -> None:
         assigned = consumer.assignment()
