@@ -42,7 +42,8 @@ class Step:
 
 def step(rule: RuleDefinition, running: Timer | None, subject: Subject, event: DomainEvent) -> Step:
     """`subject` is the state after `event`. A cancel applies first, then a (re)start, so an
-    event may both end one timer and begin the next (leaving a stage, entering another)."""
+    event may both end one timer and begin the next (leaving a stage, entering another). A
+    running timer also ends when the subject stops satisfying the rule's `when`."""
     at = event.occurred_at
     if running is not None and at < running.started_at:
         return Step(running, cleared=False, changed=False)  # older than the running timer
@@ -53,6 +54,9 @@ def step(rule: RuleDefinition, running: Timer | None, subject: Subject, event: D
         return Step(Timer(at, at + rule.duration), cleared=True, changed=True)
     if cancels or starts or resets:
         return Step(None, cleared=True, changed=running is not None)
+    if running is not None and not subject.satisfies(rule.when):
+        # the deal no longer is what the rule watches (e.g. it left the stages in `when`)
+        return Step(None, cleared=True, changed=True)
     return Step(running, cleared=False, changed=False)
 
 

@@ -138,6 +138,18 @@ def test_when_conditions_gate_the_start() -> None:
     assert run(staged, [Deal().opened(day(0))]) is None
 
 
+def test_a_running_timer_ends_when_the_deal_leaves_what_when_asks_for() -> None:
+    # started in negotiation; nothing in the rule cancels on a stage move, `when` still does
+    staged = FOLLOW_UP.model_copy(update={"when": When(stage_in=["lead", "negotiation"])})
+    deal = Deal()
+    assert run(staged, [deal.opened(day(0))]) == Timer(day(0), day(7))
+    moved = [deal.opened(day(0)), deal.advanced(day(2), "initial_contact")]
+    assert run(staged, moved) is None
+    assert simulate(staged, "opp-1", moved, as_of=day(30)) == []
+    back_in = [*moved, deal.advanced(day(3), "negotiation"), deal.activity(day(4))]
+    assert run(staged, back_in) == Timer(day(4), day(11))
+
+
 def test_replanning_after_a_rule_change_uses_the_new_duration_from_the_same_start() -> None:
     deal = Deal()
     history = [deal.opened(day(0)), deal.activity(day(4))]
