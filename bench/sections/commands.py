@@ -36,6 +36,7 @@ TARGET_RATIO = 0.35
 TARGET_SAME_WORK_RATIO = 0.8
 #: requests sent one at a time through the counting proxy, after a few unmeasured ones
 ROUND_TRIP_REQUESTS = 100
+#: warm-up requests beyond one pass over every deal (which fills a fresh process's snapshots)
 ROUND_TRIP_WARMUP = 10
 #: other processes on the machine busier than this (in cores) make the figures suspect
 NOISY_CORES = 0.3
@@ -130,7 +131,7 @@ async def _round_trips(ctx: BenchContext, ids: list[str], body: bytes) -> dict[s
                 service.port,
                 _cycle(requests),
                 1,
-                ROUND_TRIP_WARMUP,
+                len(requests) + ROUND_TRIP_WARMUP,
                 0,
             )
             before = proxy.count
