@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -23,6 +24,22 @@ ADD = text(
 BACKFILL_GROUP = text(
     "UPDATE timeline_entries t SET group_id = a.group_id FROM accounts a"
     " WHERE a.account_id = :a AND t.account_id = :a AND t.group_id IS DISTINCT FROM a.group_id"
+)
+# many entries at once (rebuilds), each with its account's group from the accounts table
+ADD_MANY = text(
+    "INSERT INTO timeline_entries (event_id, account_id, group_id, kind, region, actor,"
+    " occurred_at, data) SELECT e.event_id, e.account_id, a.group_id, e.kind, e.region, e.actor,"
+    " e.occurred_at, CAST(e.data AS jsonb) FROM unnest(CAST(:event_ids AS uuid[]),"
+    " CAST(:account_ids AS text[]), CAST(:kinds AS text[]), CAST(:regions AS text[]),"
+    " CAST(:actors AS text[]), CAST(:ats AS timestamptz[]), CAST(:data AS text[]))"
+    " WITH ORDINALITY AS e(event_id, account_id, kind, region, actor, occurred_at, data, n)"
+    " LEFT JOIN accounts a ON a.account_id = e.account_id ORDER BY e.n"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+BACKFILL_GROUPS = text(
+    "UPDATE timeline_entries t SET group_id = a.group_id FROM accounts a"
+    " WHERE a.account_id = ANY(CAST(:accounts AS text[])) AND t.account_id = a.account_id"
+    " AND t.group_id IS DISTINCT FROM a.group_id"
 )
 # ISO weeks in UTC; contacts compare trimmed and case-insensitively
 FREQUENCY = text(
@@ -110,6 +127,24 @@ class Timeline:
 
     async def backfill_group(self, account_id: str) -> None:
         await self._conn.execute(BACKFILL_GROUP, {"a": account_id})
+
+    async def add_many(self, entries: Sequence[Entry]) -> None:
+        """Each entry as `add` with its account's current group, in one statement."""
+        await self._conn.execute(
+            ADD_MANY,
+            {
+                "event_ids": [e.event_id for e in entries],
+                "account_ids": [e.account_id for e in entries],
+                "kinds": [e.kind for e in entries],
+                "regions": [e.region for e in entries],
+                "actors": [e.actor for e in entries],
+                "ats": [e.occurred_at for e in entries],
+                "data": [json.dumps(e.data, ensure_ascii=False) for e in entries],
+            },
+        )
+
+    async def backfill_groups(self, account_ids: Sequence[str]) -> None:
+        await self._conn.execute(BACKFILL_GROUPS, {"accounts": list(account_ids)})
 
     async def has_entries(self, column: Literal["account_id", "group_id"], value: str) -> bool:
         sql = f"SELECT EXISTS (SELECT 1 FROM timeline_entries WHERE {column} = :v)"  # noqa: S608

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,13 @@ SAVE = text(
     "INSERT INTO scoring_facts (event_id, event_name, event_version, occurred_at, payload)"
     " VALUES (CAST(:event_id AS uuid), :name, :version, :occurred_at, CAST(:payload AS jsonb))"
     " ON CONFLICT (event_id) DO NOTHING"
+)
+# many facts in one statement (rebuilds): the same rows as `save` one by one
+SAVE_MANY = text(
+    "INSERT INTO scoring_facts (event_id, event_name, event_version, occurred_at, payload)"
+    " SELECT i, n, v, t, CAST(p AS jsonb) FROM unnest(CAST(:ids AS uuid[]),"
+    " CAST(:names AS text[]), CAST(:versions AS integer[]), CAST(:ats AS timestamptz[]),"
+    " CAST(:payloads AS text[])) AS f(i, n, v, t, p) ON CONFLICT (event_id) DO NOTHING"
 )
 LOAD_AFTER = text(
     "SELECT seq, event_name, event_version, payload FROM scoring_facts WHERE seq > :after"
@@ -45,6 +53,19 @@ async def save(conn: AsyncConnection, env: Envelope) -> None:
             "version": env.event.event_version,
             "occurred_at": env.occurred_at,
             "payload": json.dumps(compact(env), ensure_ascii=False),
+        },
+    )
+
+
+async def save_many(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    await conn.execute(
+        SAVE_MANY,
+        {
+            "ids": [e.event_id for e in envelopes],
+            "names": [e.name for e in envelopes],
+            "versions": [e.event.event_version for e in envelopes],
+            "ats": [e.occurred_at for e in envelopes],
+            "payloads": [json.dumps(compact(e), ensure_ascii=False) for e in envelopes],
         },
     )
 

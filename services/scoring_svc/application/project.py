@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring_svc.adapters import facts
@@ -20,3 +22,8 @@ COLLAB_FACTS = (
 async def record_fact(conn: AsyncConnection, env: Envelope) -> None:
     """Runs in the inbox's transaction: a redelivery changes nothing."""
     await facts.save(conn, env)
+
+
+async def record_facts(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    """The same facts as `record_fact` for each, in one statement (rebuilds)."""
+    await facts.save_many(conn, envelopes)

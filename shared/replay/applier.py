@@ -1,0 +1,206 @@
+"""Applying a batch of records to the rebuilt tables: claim, handle, check, in one savepoint.
+
+The claim table plays the inbox's part (an event seen twice on the topics is applied once) and
+later tells the swap which events the live inbox must hold. A batch that fails is applied again
+one event at a time, so only the failing event is left out, as the live consumer would park it.
+After every batch the transaction's own statistics show which tables it wrote: a handler that
+wrote anything outside the rebuild's schema stops the replay before its transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aiokafka import ConsumerRecord
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Text
+
+from shared.events.cloudevents import MalformedCloudEventError, decode, header_map, parse_type
+from shared.events.envelope import Envelope
+from shared.events.registry import EventRegistry, UnknownEventError
+from shared.messaging.faults import is_transient
+from shared.replay.spec import Projection, ReplayGroup
+from shared.replay.tables import APPLIED, q
+
+log = logging.getLogger(__name__)
+#: failures kept with their message for the report (all are counted)
+KEEP_FAILURES = 20
+WRITES_ELSEWHERE = text(
+    "SELECT schemaname || '.' || relname FROM pg_stat_xact_user_tables"
+    " WHERE schemaname <> :schema AND n_tup_ins + n_tup_upd + n_tup_del > 0"
+)
+
+
+class ReplayError(Exception):
+    """The replay cannot go on (the message says why); nothing was swapped."""
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    later: int = 0
+    unreadable: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # group, event id, error
+
+    def failed_ids(self) -> dict[str, list[str]]:
+        by_group: dict[str, list[str]] = defaultdict(list)
+        for group, event_id, _ in self.failures:
+            by_group[group].append(event_id)
+        return by_group
+
+
+@dataclass(frozen=True)
+class Item:
+    """One decoded event for one group."""
+
+    group: ReplayGroup
+    consumer: str
+    envelope: Envelope
+
+
+class Applier:
+    def __init__(
+        self,
+        projection: Projection,
+        registry: EventRegistry,
+        schema: str,
+        topic_prefix: str,
+        as_of: datetime | None = None,
+    ) -> None:
+        self._projection = projection
+        self._registry = registry
+        self._schema = schema
+        self._prefix = topic_prefix
+        self._as_of = as_of
+        self.counts = Counts()
+        self._claim = text(
+            f"INSERT INTO {q(schema, APPLIED)} (consumer, event_id)"  # noqa: S608 - quoted
+            " SELECT * FROM unnest(:consumers, :ids) ON CONFLICT DO NOTHING"
+            " RETURNING consumer, event_id"
+        ).bindparams(
+            bindparam("consumers", type_=ARRAY(Text())),
+            bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+        )
+        self._by_topic: dict[str, list[ReplayGroup]] = defaultdict(list)
+        for group in projection.groups:
+            for topic in group.topics:
+                self._by_topic[topic].append(group)
+
+    def decode(self, records: list[ConsumerRecord[Any, Any]]) -> list[Item]:
+        """Pure work (no I/O): runs while the previous batch is in the database."""
+        items: list[Item] = []
+        for msg in records:
+            self.counts.read += 1
+            groups = self._by_topic.get(msg.topic, [])
+            try:
+                name, version = parse_type(header_map(msg.headers).get("ce_type", ""))
+                wanted = [g for g in groups if name in g.handlers]
+                if not wanted:
+                    self.counts.ignored += 1
+                    continue
+                latest = self._registry.latest(name)
+                if latest is None or version > latest:
+                    raise ReplayError(
+                        f"{msg.topic}/{msg.partition}@{msg.offset} holds {name} v{version}, "
+                        "newer than this installation knows: upgrade it before replaying"
+                    )
+                env = decode(msg.headers, msg.value, self._registry)
+            except (MalformedCloudEventError, UnknownEventError) as exc:
+                self.counts.unreadable += 1  # the live consumer parks these too
+                log.warning("unreadable %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+                continue
+            if self._as_of is not None and env.occurred_at >= self._as_of:
+                self.counts.later += 1
+                continue
+            items += [Item(g, self._prefix + g.group, env) for g in wanted]
+        return items
+
+    async def apply(self, conn: AsyncConnection, items: list[Item]) -> None:
+        """In the caller's transaction: the batch in one savepoint, else event by event."""
+        if not items:
+            return
+        try:
+            async with conn.begin_nested():
+                done, duplicates = await self._apply(conn, items)
+        except ReplayError:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.info("batch of %d failed (%s); applying it event by event", len(items), exc)
+            done, duplicates = await self._one_by_one(conn, items)
+        self.counts.applied += done
+        self.counts.duplicates += duplicates
+
+    async def _one_by_one(self, conn: AsyncConnection, items: list[Item]) -> tuple[int, int]:
+        done = duplicates = 0
+        for item in items:
+            try:
+                async with conn.begin_nested():
+                    d, dup = await self._apply(conn, [item])
+            except ReplayError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self._failed(item, exc)
+                continue
+            done, duplicates = done + d, duplicates + dup
+        return done, duplicates
+
+    def _failed(self, item: Item, exc: Exception) -> None:
+        self.counts.failed += 1
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if len(self.counts.failures) < KEEP_FAILURES:
+            self.counts.failures.append((item.consumer, str(item.envelope.event_id), error))
+        log.warning("%s: %s failed: %s", item.consumer, item.envelope.event_id, error)
+
+    async def _apply(self, conn: AsyncConnection, items: list[Item]) -> tuple[int, int]:
+        seen: set[tuple[str, UUID]] = set()
+        unique: list[Item] = []
+        for item in items:
+            key = (item.consumer, item.envelope.event_id)
+            if key not in seen:
+                seen.add(key)
+                unique.append(item)
+        claimed = await conn.execute(
+            self._claim,
+            {
+                "consumers": [i.consumer for i in unique],
+                "ids": [i.envelope.event_id for i in unique],
+            },
+        )
+        fresh = {(c, e) for c, e in claimed}
+        todo = [i for i in unique if (i.consumer, i.envelope.event_id) in fresh]
+        for group in self._projection.groups:
+            envelopes = [i.envelope for i in todo if i.group is group]
+            if not envelopes:
+                continue
+            if group.batch is not None:
+                await group.batch(conn, envelopes)
+            else:
+                for env in envelopes:
+                    await group.handlers[env.name](conn, env)
+        await self._check_writes(conn)
+        return len(todo), len(items) - len(todo)
+
+    async def _check_writes(self, conn: AsyncConnection) -> None:
+        elsewhere = [r[0] for r in await conn.execute(WRITES_ELSEWHERE, {"schema": self._schema})]
+        if elsewhere:
+            raise ReplayError(
+                f"the handlers of {self._projection.name} wrote to {', '.join(sorted(elsewhere))},"
+                " outside the tables being rebuilt: declare those tables in the service's replay"
+                " plan or refuse the group; nothing was changed"
+            )

@@ -1,0 +1,314 @@
+"""One projection rebuilt from its topics into fresh tables, then swapped in while the service runs.
+
+1. Twins of the live tables are made in a schema of their own; the handlers run on a connection
+   whose search_path puts that schema first, so their unqualified table names reach the twins
+   while whatever else they read (reference tables) comes from the live schema.
+2. Every partition is read from its beginning to the end offsets seen at the start, a
+   transaction per fetched batch, decoding the next batch while the database applies this one.
+3. Catch-up rounds follow the topics without locks until little is left.
+4. The swap, in one transaction: lock the service's inbox (so no consumer can be half-way
+   between its claim and its projection write: the same order the consumers take), lock the
+   live tables, read to the topics' current end, record the replayed events in the inbox (so
+   the live consumer skips them after the swap), move the live tables to an archive schema and
+   the twins into their place. Events after that end are the live consumer's, applied to the new
+   tables once the locks go: none lost, none applied twice.
+
+With `as_of`, only events whose business time is before it are applied, and the schema is kept
+beside the live one (never swapped in: it would lose every later event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.events.registry import EventRegistry
+from shared.replay import tables as ddl
+from shared.replay.applier import Applier, Counts, Item, ReplayError
+from shared.replay.progress import ReplayProgress, Silent
+from shared.replay.reader import BATCH_RECORDS, Offsets, TopicReader
+from shared.replay.spec import Projection, schema_name
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+#: lock not available, deadlock detected: the swap waits and tries again
+RETRY_SQLSTATES = ("55P03", "40P01")
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    as_of: datetime | None = None
+    #: after a swap, drop the archives earlier replays of the projection left
+    drop_previous: bool = False
+    #: how long the swap waits for each lock before it lets go and tries again
+    lock_timeout_s: float = 5.0
+    swap_attempts: int = 5
+    #: unlocked catch-up rounds before the swap, and the backlog small enough to swap with
+    catch_up_rounds: int = 5
+    catch_up_left: int = 2000
+    #: records per fetched batch at most (one transaction each)
+    batch_records: int = BATCH_RECORDS
+
+
+@dataclass
+class ReplayResult:
+    service: str
+    projection: str
+    #: where the rebuilt tables are: the live schema after a swap, else the kept as-of schema
+    schema: str
+    archive: str | None
+    as_of: datetime | None
+    counts: Counts
+    seconds: float
+    rows: dict[str, int]
+    #: the live tables' row counts when they were replaced
+    rows_before: dict[str, int] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    missing_topics: list[str] = field(default_factory=list)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.counts.read / self.seconds if self.seconds > 0 else 0.0
+
+
+class Rebuild:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        registry: EventRegistry,
+        projection: Projection,
+        options: ReplayOptions | None = None,
+        progress: ReplayProgress | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._projection = projection
+        self._options = options or ReplayOptions()
+        self._progress = progress or Silent()
+        self._name = f"{settings.service}_{projection.name}"
+        stamp = datetime.now(UTC).strftime("%Y%m%dt%H%M%S%f")
+        self._build = schema_name("asof" if self._options.as_of else "replay", self._name, stamp)
+        self._archive = schema_name("archive", self._name, stamp)
+        self._reader = TopicReader(
+            settings.kafka_bootstrap_servers or "",
+            projection.topics,
+            settings.fetch_max_wait_ms,
+            self._options.batch_records,
+        )
+        self._applier = Applier(
+            projection, registry, self._build, settings.topic_prefix, self._options.as_of
+        )
+        self._announced = 0
+
+    async def run(self) -> ReplayResult:
+        started = time.perf_counter()
+        tables = self._projection.tables
+        async with self._engine.connect() as conn:
+            live = await ddl.live_schema(conn)
+            await ddl.check_tables(conn, live, tables)
+            indexes = await ddl.create_twins(conn, live, self._build, tables)
+            await conn.commit()
+            try:
+                await conn.execute(text(f"SET search_path TO {ddl.q(self._build)}, {ddl.q(live)}"))
+                await conn.commit()
+                await self._reader.start()
+                ends = await self._reader.end_offsets()
+                self._announce(ends, first=True)
+                await self._read(conn, ends, own_transactions=True)
+                self._progress.phase("indexing")
+                await ddl.build_indexes(conn, live, self._build, indexes)
+                await conn.commit()
+                if self._options.as_of is not None:
+                    return await self._keep(conn, started)
+                await self._catch_up(conn)
+                rows_before = await self._swap(conn, live)
+                dropped = await self._drop_previous(conn) if self._options.drop_previous else []
+                rows = await ddl.row_counts(conn, live, tables)
+                await conn.commit()
+            except BaseException:
+                await self._abandon(conn)
+                raise
+            finally:
+                self._progress.end()
+                await self._reader.stop()
+                with contextlib.suppress(Exception):
+                    await conn.execute(text("RESET search_path"))
+                    await conn.commit()
+        return ReplayResult(
+            self._settings.service,
+            self._projection.name,
+            live,
+            self._archive,
+            None,
+            self._applier.counts,
+            time.perf_counter() - started,
+            rows,
+            rows_before,
+            dropped,
+            self._reader.missing,
+        )
+
+    def _announce(self, ends: Offsets, first: bool = False) -> None:
+        """Tell the progress bar how many events the topics now hold up to `ends`."""
+        total = (
+            sum(ends.values())
+            - sum(self._reader.positions.get(tp, 0) for tp in ends)
+            + self._applier.counts.read
+        )
+        if first:
+            self._progress.begin(self._name, total)
+        else:
+            self._progress.grow(max(0, total - self._announced))
+        self._announced = max(self._announced, total)
+
+    async def _read(self, conn: AsyncConnection, ends: Offsets, own_transactions: bool) -> None:
+        """Apply everything up to `ends`; decoding overlaps the database's work."""
+        queue: asyncio.Queue[tuple[int, list[Item]] | BaseException | None] = asyncio.Queue(2)
+
+        async def feed() -> None:
+            try:
+                async for records in self._reader.read_until(ends):
+                    await queue.put((len(records), self._applier.decode(records)))
+                await queue.put(None)
+            except Exception as exc:  # handed to the applying side, which raises it
+                await queue.put(exc)
+
+        feeder = asyncio.create_task(feed())
+        try:
+            while (got := await queue.get()) is not None:
+                if isinstance(got, BaseException):
+                    raise got
+                read, items = got
+                if own_transactions:
+                    async with conn.begin():
+                        await self._applier.apply(conn, items)
+                else:
+                    await self._applier.apply(conn, items)
+                self._progress.advance(read)
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+
+    async def _catch_up(self, conn: AsyncConnection) -> None:
+        self._progress.phase("catching up")
+        for _ in range(self._options.catch_up_rounds):
+            ends = await self._reader.end_offsets()
+            self._announce(ends)
+            if self._reader.remaining(ends) <= self._options.catch_up_left:
+                return
+            await self._read(conn, ends, own_transactions=True)
+
+    async def _swap(self, conn: AsyncConnection, live: str) -> dict[str, int]:
+        tables = self._projection.tables
+        timeout_ms = int(self._options.lock_timeout_s * 1000)
+        for attempt in range(1, self._options.swap_attempts + 1):
+            self._progress.phase("swapping" if attempt == 1 else f"swapping (attempt {attempt})")
+            positions = dict(self._reader.positions)
+            counts = dataclasses.replace(
+                self._applier.counts, failures=list(self._applier.counts.failures)
+            )
+            try:
+                async with conn.begin():
+                    await conn.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
+                    await conn.execute(
+                        text(f"LOCK TABLE {ddl.q(live, 'inbox')} IN SHARE ROW EXCLUSIVE MODE")
+                    )
+                    locked = ", ".join(ddl.q(live, t) for t in tables)
+                    await conn.execute(text(f"LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE"))
+                    ends = await self._reader.end_offsets()
+                    self._announce(ends)
+                    await self._read(conn, ends, own_transactions=False)
+                    await self._refuse_unparked_failures(conn, live)
+                    rows_before = await ddl.row_counts(conn, live, tables)
+                    await conn.execute(
+                        text(
+                            f"INSERT INTO {ddl.q(live, 'inbox')} (consumer, event_id)"  # noqa: S608
+                            f" SELECT consumer, event_id FROM {ddl.q(self._build, ddl.APPLIED)}"
+                            " ON CONFLICT DO NOTHING"
+                        )
+                    )
+                    await ddl.swap(conn, live, self._build, self._archive, tables)
+                return rows_before
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                    raise
+                log.warning("swap attempt %d could not take its locks: %s", attempt, exc.orig)
+                self._progress.grow(sum(self._reader.positions.values()) - sum(positions.values()))
+                self._reader.rewind(positions)
+                self._applier.counts = counts
+                await asyncio.sleep(min(5.0, 0.5 * attempt))
+        raise ReplayError(
+            f"could not lock {', '.join(tables)} within {self._options.swap_attempts} attempts of "
+            f"{self._options.lock_timeout_s:g} s (long transactions on them?); nothing was swapped"
+        )
+
+    async def _refuse_unparked_failures(self, conn: AsyncConnection, live: str) -> None:
+        """An event the replay could not apply is acceptable only if the live consumer could
+        not either (it is parked in `dead_letters`); else the rebuilt tables would lack it."""
+        for consumer, ids in self._applier.counts.failed_ids().items():
+            parked = await conn.execute(
+                text(
+                    f"SELECT event_id FROM {ddl.q(live, 'dead_letters')}"  # noqa: S608
+                    " WHERE consumer = :c AND event_id = ANY(:ids)"
+                ),
+                {"c": consumer, "ids": ids},
+            )
+            missing = sorted(set(ids) - {r[0] for r in parked})
+            if missing:
+                first = next(f for f in self._applier.counts.failures if f[1] == missing[0])
+                raise ReplayError(
+                    f"{len(missing)} event(s) of {consumer} failed in the replay but were applied "
+                    f"live, e.g. {first[1]}: {first[2]}; nothing was swapped"
+                )
+
+    async def _keep(self, conn: AsyncConnection, started: float) -> ReplayResult:
+        await conn.execute(text(f"DROP TABLE {ddl.q(self._build, ddl.APPLIED)}"))
+        rows = await ddl.row_counts(conn, self._build, self._projection.tables)
+        await conn.commit()
+        return ReplayResult(
+            self._settings.service,
+            self._projection.name,
+            self._build,
+            None,
+            self._options.as_of,
+            self._applier.counts,
+            time.perf_counter() - started,
+            rows,
+            missing_topics=self._reader.missing,
+        )
+
+    async def _drop_previous(self, conn: AsyncConnection) -> list[str]:
+        found = await ddl.leftover_schemas(conn, self._name)
+        old = [name for name, kind in found if kind == "archive" and name != self._archive]
+        for name in old:
+            await ddl.drop_schema(conn, name)
+        return old
+
+    async def _abandon(self, conn: AsyncConnection) -> None:
+        """Nothing was swapped: the half-built schema goes (best effort; `--clean` finds it)."""
+        try:
+            await conn.rollback()
+            await ddl.drop_schema(conn, self._build)
+            await conn.commit()
+        except Exception as exc:
+            log.warning("could not drop %s: %s", self._build, exc)
+
+
+async def clean_leftovers(engine: AsyncEngine, service: str, projection: Projection) -> list[str]:
+    """Drop every schema replays of `projection` left: archives, as-of views, failed builds."""
+    async with engine.begin() as conn:
+        found = await ddl.leftover_schemas(conn, f"{service}_{projection.name}")
+        for name, _ in found:
+            await ddl.drop_schema(conn, name)
+    return [name for name, _ in found]
