@@ -89,7 +89,11 @@ def report(result: ReplayResult) -> list[str]:
         f"{result.service}/{result.projection}: {c.read:,} events in {result.seconds:.1f} s"
         f" ({result.events_per_s:,.0f} events/s): {c.applied:,} applied, {c.duplicates:,}"
         f" duplicates, {c.ignored:,} not handled, {c.later:,} at or after --as-of,"
-        f" {c.unreadable:,} unreadable, {c.failed:,} failed (parked live too)"
+        f" {c.unreadable:,} unreadable, {c.failed:,} failed"
+    ]
+    # only events the live consumer parked too may fail: the swap refuses any other
+    lines += [
+        f"  failed, parked live too: {group} {event}: {error}" for group, event, error in c.failures
     ]
     for table, rows in result.rows.items():
         before = result.rows_before.get(table)

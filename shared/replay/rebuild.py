@@ -166,7 +166,7 @@ class Rebuild:
             + self._applier.counts.read
         )
         if first:
-            self._progress.begin(self._name, total)
+            self._progress.begin(f"{self._settings.service}/{self._projection.name}", total)
         else:
             self._progress.grow(max(0, total - self._announced))
         self._announced = max(self._announced, total)
