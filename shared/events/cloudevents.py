@@ -128,7 +128,11 @@ def decode(
     registry: EventRegistry,
 ) -> Envelope:
     """Turn a Kafka message back into an envelope; raises on anything malformed or unknown."""
-    h = header_map(headers)
+    return decode_mapped(header_map(headers), value, registry)
+
+
+def decode_mapped(h: dict[str, str], value: bytes | None, registry: EventRegistry) -> Envelope:
+    """`decode` for a caller that has read the headers already (`header_map`)."""
     missing = [name for name in REQUIRED if name not in h]
     if missing:
         raise MalformedCloudEventError(f"missing CloudEvents attributes: {', '.join(missing)}")

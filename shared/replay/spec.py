@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.events.envelope import Envelope
 
 Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
-#: applies many events at once, with the same effect as the handlers applied one by one in order
+#: a rebuild's bulk handler: the same effect as the handlers applied one by one in order, given
+#: events it has not seen (each once: the replay claims them) and tables only the replay fills,
+#: so it may COPY (shared.replay.bulk) where a live handler would have to upsert
 BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[None]]
 _SAFE = re.compile(r"[^a-z0-9_]")
 

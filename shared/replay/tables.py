@@ -105,7 +105,10 @@ async def create_twins(
             await conn.execute(text(f"ALTER TABLE {dst} ADD CONSTRAINT {q(name)} {definition}"))
         later += [(table, index) for index in await _plain_indexes(conn, live, table)]
     await conn.execute(
-        text(f"CREATE UNLOGGED TABLE {q(target, APPLIED)} (consumer text, event_id uuid)")
+        text(
+            f"CREATE UNLOGGED TABLE {q(target, APPLIED)}"
+            " (consumer text, event_id uuid, PRIMARY KEY (consumer, event_id))"
+        )
     )
     return later
 

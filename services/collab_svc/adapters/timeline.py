@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.replay.bulk import copy_rows
 from shared.store.cursors import decode_at, encode_at
 
 ADD = text(
@@ -25,16 +26,18 @@ BACKFILL_GROUP = text(
     "UPDATE timeline_entries t SET group_id = a.group_id FROM accounts a"
     " WHERE a.account_id = :a AND t.account_id = :a AND t.group_id IS DISTINCT FROM a.group_id"
 )
-# many entries at once (rebuilds), each with its account's group from the accounts table
-ADD_MANY = text(
-    "INSERT INTO timeline_entries (event_id, account_id, group_id, kind, region, actor,"
-    " occurred_at, data) SELECT e.event_id, e.account_id, a.group_id, e.kind, e.region, e.actor,"
-    " e.occurred_at, CAST(e.data AS jsonb) FROM unnest(CAST(:event_ids AS uuid[]),"
-    " CAST(:account_ids AS text[]), CAST(:kinds AS text[]), CAST(:regions AS text[]),"
-    " CAST(:actors AS text[]), CAST(:ats AS timestamptz[]), CAST(:data AS text[]))"
-    " WITH ORDINALITY AS e(event_id, account_id, kind, region, actor, occurred_at, data, n)"
-    " LEFT JOIN accounts a ON a.account_id = e.account_id ORDER BY e.n"
-    " ON CONFLICT (event_id) DO NOTHING"
+GROUPS_OF = text(
+    "SELECT account_id, group_id FROM accounts WHERE account_id = ANY(CAST(:accounts AS text[]))"
+)
+COPY_COLUMNS = (
+    "event_id",
+    "account_id",
+    "group_id",
+    "kind",
+    "region",
+    "actor",
+    "occurred_at",
+    "data",
 )
 BACKFILL_GROUPS = text(
     "UPDATE timeline_entries t SET group_id = a.group_id FROM accounts a"
@@ -128,20 +131,16 @@ class Timeline:
     async def backfill_group(self, account_id: str) -> None:
         await self._conn.execute(BACKFILL_GROUP, {"a": account_id})
 
-    async def add_many(self, entries: Sequence[Entry]) -> None:
-        """Each entry as `add` with its account's current group, in one statement."""
-        await self._conn.execute(
-            ADD_MANY,
-            {
-                "event_ids": [e.event_id for e in entries],
-                "account_ids": [e.account_id for e in entries],
-                "kinds": [e.kind for e in entries],
-                "regions": [e.region for e in entries],
-                "actors": [e.actor for e in entries],
-                "ats": [e.occurred_at for e in entries],
-                "data": [json.dumps(e.data, ensure_ascii=False) for e in entries],
-            },
-        )
+    async def copy_many(
+        self, rows: Sequence[tuple[UUID, str, str, str | None, str | None, datetime, str]]
+    ) -> None:
+        """Rebuilds: entries as `add` writes them, each with its account's current group, copied
+        in one go. A row: event id, account, kind, region, actor, occurred_at, data as JSON."""
+        accounts = sorted({r[1] for r in rows})
+        found = await self._conn.execute(GROUPS_OF, {"accounts": accounts})
+        groups: dict[str, str | None] = {r.account_id: r.group_id for r in found}
+        entries = [(e, a, groups.get(a), k, r, who, at, d) for e, a, k, r, who, at, d in rows]
+        await copy_rows(self._conn, "timeline_entries", COPY_COLUMNS, entries)
 
     async def backfill_groups(self, account_ids: Sequence[str]) -> None:
         await self._conn.execute(BACKFILL_GROUPS, {"accounts": list(account_ids)})

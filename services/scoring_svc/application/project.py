@@ -25,5 +25,5 @@ async def record_fact(conn: AsyncConnection, env: Envelope) -> None:
 
 
 async def record_facts(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
-    """The same facts as `record_fact` for each, in one statement (rebuilds)."""
-    await facts.save_many(conn, envelopes)
+    """Rebuilds: the facts `record_fact` would write for each, copied in one go."""
+    await facts.copy_many(conn, envelopes)
