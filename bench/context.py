@@ -129,16 +129,19 @@ class BenchContext:
         return asyncpg_dsn(self._collab_url)
 
     async def _collab_database(self) -> str:
-        """`<run database>_collab` on the same server, dropped at the end like the run's one."""
+        self._collab_url = await self.database("collab")
+        return self._collab_url
+
+    async def database(self, suffix: str) -> str:
+        """`<run database>_<suffix>` on the same server, dropped at the end like the run's one."""
         base = self.infra.database_url
-        name = f"{make_url(base).database}_collab"
+        name = f"{make_url(base).database}_{suffix}"
         url = await create_database(base, name)
         if self.infra.postgres == "embedded":
             url = with_database(base, name)
         elif not os.environ.get("BENCH_KEEP_DATABASE"):
-            # registered before the service starts, so it runs after the service is stopped
+            # registered before a service using it starts, so it runs after the service stopped
             self._stack.callback(drop_database, base, name)
-        self._collab_url = url
         return url
 
     async def collab_caught_up(self, stall_s: float = 30.0) -> tuple[float, int]:

@@ -17,6 +17,7 @@ from bench.sections import (
     health,
     propagation,
     raw_insert,
+    rebuild,
     soak,
     streams,
     timeline,
@@ -31,6 +32,7 @@ ALL: tuple[ModuleType, ...] = (
     timeline,
     propagation,
     health,
+    rebuild,
     alert,
     soak,
 )

@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
@@ -64,6 +64,12 @@ class Counts:
     failed: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # group, event id, error
 
+    def add(self, other: Counts) -> None:
+        """Another worker's counts into these."""
+        for name in ("read", "applied", "duplicates", "ignored", "later", "unreadable", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures[: max(0, KEEP_FAILURES - len(self.failures))]
+
     def failed_ids(self) -> dict[str, list[str]]:
         by_group: dict[str, list[str]] = defaultdict(list)
         for group, event_id, _ in self.failures:
@@ -71,9 +77,8 @@ class Counts:
         return by_group
 
 
-@dataclass(frozen=True)
-class Item:
-    """One decoded event for one group."""
+class Item(NamedTuple):
+    """One decoded event for one group (a tuple: there are millions)."""
 
     group: ReplayGroup
     consumer: str

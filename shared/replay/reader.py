@@ -54,10 +54,27 @@ class TopicReader:
         self._beginnings: Offsets = {}
         self.missing: list[str] = []
 
-    async def start(self) -> None:
-        """Assign every partition of the topics and go to their beginning."""
+    async def start(self, positions: Offsets | None = None) -> None:
+        """Assign every partition of the topics and go to their beginning, or assign the given
+        partitions at the given offsets (a worker's share). Nothing is fetched until a read."""
         consumer = self._consumer
         await consumer.start()
+        if positions is not None:
+            partitions = list(positions)
+            self._beginnings = dict(positions)
+        else:
+            partitions = await self._all_partitions()
+        consumer.assign(partitions)
+        if partitions:
+            if positions is None:
+                self._beginnings = dict(await consumer.beginning_offsets(partitions))
+            self.positions = dict(self._beginnings)
+            for tp, offset in self.positions.items():
+                consumer.seek(tp, offset)
+            consumer.pause(*partitions)
+
+    async def _all_partitions(self) -> list[TopicPartition]:
+        consumer = self._consumer
         await consumer._client.force_metadata_update()
         partitions: list[TopicPartition] = []
         for topic in self._topics:
@@ -66,12 +83,7 @@ class TopicReader:
                 self.missing.append(topic)  # never created: nothing to replay from it
                 continue
             partitions += [TopicPartition(topic, p) for p in sorted(found)]
-        consumer.assign(partitions)
-        if partitions:
-            self._beginnings = dict(await consumer.beginning_offsets(partitions))
-            self.positions = dict(self._beginnings)
-            for tp, offset in self.positions.items():
-                consumer.seek(tp, offset)
+        return partitions
 
     async def stop(self) -> None:
         await stop_quietly(self._consumer)

@@ -35,17 +35,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.events.registry import EventRegistry
 from shared.replay import tables as ddl
-from shared.replay.applier import Applier, Counts, Item, ReplayError
+from shared.replay.applier import Applier, Counts, ReplayError
+from shared.replay.feed import apply_until
 from shared.replay.progress import ReplayProgress, Silent
 from shared.replay.reader import BATCH_RECORDS, Offsets, TopicReader
 from shared.replay.spec import Projection, schema_name
+from shared.replay.workers import Job, run_jobs, share
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 #: lock not available, deadlock detected: the swap waits and tries again
 RETRY_SQLSTATES = ("55P03", "40P01")
-#: records decoded between two yields to the event loop (a few milliseconds of work)
-DECODE_SLICE = 250
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ class ReplayOptions:
     catch_up_left: int = 2000
     #: records per fetched batch at most (one transaction each)
     batch_records: int = BATCH_RECORDS
+    #: processes sharing the partitions while the topics are read from their beginning
+    workers: int = 2
 
 
 @dataclass
@@ -78,6 +80,8 @@ class ReplayResult:
     rows_before: dict[str, int] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     missing_topics: list[str] = field(default_factory=list)
+    #: how long the swap held the inbox and the live tables (the live consumers waited)
+    locked_s: float = 0.0
 
     @property
     def events_per_s(self) -> float:
@@ -96,6 +100,7 @@ class Rebuild:
     ) -> None:
         self._engine = engine
         self._settings = settings
+        self._registry = registry
         self._projection = projection
         self._options = options or ReplayOptions()
         self._progress = progress or Silent()
@@ -113,6 +118,7 @@ class Rebuild:
             projection, registry, self._build, settings.topic_prefix, self._options.as_of
         )
         self._announced = 0
+        self._locked_s = 0.0
 
     async def run(self) -> ReplayResult:
         with fewer_collections():
@@ -132,7 +138,7 @@ class Rebuild:
                 await self._reader.start()
                 ends = await self._reader.end_offsets()
                 self._announce(ends, first=True)
-                await self._read(conn, ends, own_transactions=True)
+                await self._read_from_beginning(conn, live, ends)
                 self._progress.phase("indexing")
                 await ddl.build_indexes(conn, live, self._build, indexes)
                 await conn.commit()
@@ -164,6 +170,7 @@ class Rebuild:
             rows_before,
             dropped,
             self._reader.missing,
+            self._locked_s,
         )
 
     def _announce(self, ends: Offsets, first: bool = False) -> None:
@@ -180,37 +187,32 @@ class Rebuild:
         self._announced = max(self._announced, total)
 
     async def _read(self, conn: AsyncConnection, ends: Offsets, own_transactions: bool) -> None:
-        """Apply everything up to `ends`; decoding overlaps the database's work."""
-        queue: asyncio.Queue[tuple[int, list[Item]] | BaseException | None] = asyncio.Queue(2)
+        await apply_until(
+            conn, self._reader, self._applier, ends, own_transactions, self._progress.advance
+        )
 
-        async def feed() -> None:
-            try:
-                async for records in self._reader.read_until(ends):
-                    items: list[Item] = []
-                    for start in range(0, len(records), DECODE_SLICE):
-                        items += self._applier.decode(records[start : start + DECODE_SLICE])
-                        await asyncio.sleep(0)  # the applying side goes on as soon as it can
-                    await queue.put((len(records), items))
-                await queue.put(None)
-            except Exception as exc:  # handed to the applying side, which raises it
-                await queue.put(exc)
-
-        feeder = asyncio.create_task(feed())
-        try:
-            while (got := await queue.get()) is not None:
-                if isinstance(got, BaseException):
-                    raise got
-                read, items = got
-                if own_transactions:
-                    async with conn.begin():
-                        await self._applier.apply(conn, items)
-                else:
-                    await self._applier.apply(conn, items)
-                self._progress.advance(read)
-        finally:
-            feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeder
+    async def _read_from_beginning(self, conn: AsyncConnection, live: str, ends: Offsets) -> None:
+        """The bulk of the replay, in worker processes when there are several partitions."""
+        shares = share(self._reader.positions, ends, self._options.workers)
+        if len(shares) < 2:
+            await self._read(conn, ends, own_transactions=True)
+            return
+        jobs = [
+            Job(
+                self._settings,
+                self._registry,
+                self._projection,
+                self._build,
+                live,
+                starts,
+                share_ends,
+                self._options.as_of,
+                self._options.batch_records,
+            )
+            for starts, share_ends in shares
+        ]
+        self._applier.counts.add(await run_jobs(jobs, self._progress.advance))
+        self._reader.rewind({**self._reader.positions, **ends})
 
     async def _catch_up(self, conn: AsyncConnection) -> None:
         self._progress.phase("catching up")
@@ -232,6 +234,7 @@ class Rebuild:
             )
             try:
                 async with conn.begin():
+                    began = time.perf_counter()
                     await conn.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
                     await conn.execute(
                         text(f"LOCK TABLE {ddl.q(live, 'inbox')} IN SHARE ROW EXCLUSIVE MODE")
@@ -251,6 +254,7 @@ class Rebuild:
                         )
                     )
                     await ddl.swap(conn, live, self._build, self._archive, tables)
+                self._locked_s = time.perf_counter() - began
                 return rows_before
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
