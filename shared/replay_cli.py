@@ -130,6 +130,9 @@ def replay(
     drop_previous: Annotated[
         bool, typer.Option(help="after the swap, drop the archives of earlier replays")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="processes sharing the partitions")
+    ] = ReplayOptions.workers,
     clean: Annotated[
         bool,
         typer.Option(help="drop what earlier replays left (archives, as-of schemas); no replay"),
@@ -152,7 +155,7 @@ def replay(
         raise typer.Exit(2) from None
     settings = _servers(settings, database_url, bootstrap_servers, state_dir)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    options = ReplayOptions(as_of=moment, drop_previous=drop_previous)
+    options = ReplayOptions(as_of=moment, drop_previous=drop_previous, workers=workers)
     code = asyncio.run(_run(settings, chosen, options, clean, Console(stderr=True)))
     raise typer.Exit(code)
 

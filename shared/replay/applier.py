@@ -38,8 +38,6 @@ from shared.replay.tables import APPLIED, q
 
 log = logging.getLogger(__name__)
 UNIQUE_VIOLATION = "23505"
-#: failures kept with their message for the report (all are counted)
-KEEP_FAILURES = 20
 # rows written per table outside the rebuild's schema; the figures may include earlier
 # transactions of the same backend not yet flushed to the shared statistics, hence a baseline
 WRITES_ELSEWHERE = text(
@@ -62,13 +60,14 @@ class Counts:
     later: int = 0
     unreadable: int = 0
     failed: int = 0
-    failures: list[tuple[str, str, str]] = field(default_factory=list)  # group, event id, error
+    #: consumer, event id and error of each event that failed (the swap checks every one)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, other: Counts) -> None:
         """Another worker's counts into these."""
         for name in ("read", "applied", "duplicates", "ignored", "later", "unreadable", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.failures += other.failures[: max(0, KEEP_FAILURES - len(self.failures))]
+        self.failures += other.failures
 
     def failed_ids(self) -> dict[str, list[str]]:
         by_group: dict[str, list[str]] = defaultdict(list)
@@ -178,9 +177,8 @@ class Applier:
 
     def _failed(self, item: Item, exc: Exception) -> None:
         self.counts.failed += 1
-        error = f"{type(exc).__name__}: {exc}"[:500]
-        if len(self.counts.failures) < KEEP_FAILURES:
-            self.counts.failures.append((item.consumer, str(item.envelope.event_id), error))
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        self.counts.failures.append((item.consumer, str(item.envelope.event_id), error))
         log.warning("%s: %s failed: %s", item.consumer, item.envelope.event_id, error)
 
     async def _apply(self, conn: AsyncConnection, items: list[Item]) -> tuple[int, int]:

@@ -248,7 +248,10 @@ async def test_every_event_of_a_record_batch_is_replayed_up_to_the_true_end_of_t
     await apply_as_live(engine, settings.topic_prefix + group, events)
     replay_engine = make_engine(settings.database_url or "", pool_size=2)
     try:
-        result = await Rebuild(replay_engine, settings, registry, projection(settings, group)).run()
+        one_process = ReplayOptions(workers=1)  # the in-process path; the others use workers
+        result = await Rebuild(
+            replay_engine, settings, registry, projection(settings, group), one_process
+        ).run()
         ids = await rows(engine, "SELECT event_id FROM applied")
     finally:
         await replay_engine.dispose()

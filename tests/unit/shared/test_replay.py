@@ -35,6 +35,7 @@ from shared.replay.spec import (
     schema_kind,
     schema_name,
 )
+from shared.replay.workers import share
 from shared.replay_cli import parse_as_of, report
 from shared.settings import Settings
 
@@ -184,6 +185,20 @@ def test_the_report_says_the_rate_the_rows_and_where_the_tables_are() -> None:
     lines = report(kept)
     assert "  asof_x.scoring_facts: 5 rows" in lines
     assert any("not swapped in" in line and "untouched" in line for line in lines)
+
+
+def test_partitions_are_shared_out_by_backlog_and_empty_ones_left_out() -> None:
+    from aiokafka import TopicPartition
+
+    tp = [TopicPartition("t", p) for p in range(5)]
+    starts = {tp[0]: 0, tp[1]: 0, tp[2]: 10, tp[3]: 0, tp[4]: 7}
+    ends = {tp[0]: 100, tp[1]: 60, tp[2]: 50, tp[3]: 30, tp[4]: 7}
+    shares = share(starts, ends, 2)
+    # backlogs 100, 60, 40, 30: each to the least loaded share so far
+    assert [sorted(p.partition for p in s) for s, _ in shares] == [[0, 3], [1, 2]]
+    assert shares[1] == ({tp[1]: 0, tp[2]: 10}, {tp[1]: 60, tp[2]: 50})
+    assert len(share(starts, ends, 8)) == 4, "no worker for an empty partition"
+    assert share(starts, {tp[4]: 7}, 2) == []
 
 
 def test_without_a_terminal_progress_is_a_line_every_few_seconds() -> None:
