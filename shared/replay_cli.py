@@ -173,14 +173,14 @@ async def _run(
     from shared.replay.applier import ReplayError
     from shared.replay.progress import for_console
     from shared.replay.reader import EndOffsetsError
-    from shared.replay.rebuild import Rebuild, clean_leftovers
-    from shared.replay.tables import ReplaySchemaError
+    from shared.replay.rebuild import Rebuild
+    from shared.replay.tables import ReplaySchemaError, clean_leftovers
 
     engine = make_engine(settings.database_url or "", pool_size=2)
     try:
         for projection in chosen:
             if clean:
-                dropped = await clean_leftovers(engine, settings.service, projection)
+                dropped = await clean_leftovers(engine, settings.service, projection.name)
                 typer.echo(
                     f"{settings.service}/{projection.name}: dropped {len(dropped)} schema(s)"
                 )

@@ -22,10 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -36,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.events.registry import EventRegistry
 from shared.replay import tables as ddl
 from shared.replay.applier import Applier, Counts, ReplayError
-from shared.replay.feed import apply_until
+from shared.replay.feed import apply_until, fewer_collections
 from shared.replay.progress import ReplayProgress, Silent
 from shared.replay.reader import BATCH_RECORDS, Offsets, TopicReader
 from shared.replay.spec import Projection, schema_name
@@ -319,25 +317,3 @@ class Rebuild:
             await conn.commit()
         except Exception as exc:
             log.warning("could not drop %s: %s", self._build, exc)
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """A replay allocates millions of short-lived objects (records, envelopes, parameters); at
-    the default threshold the collector runs every 700 allocations and walks the young objects
-    each time, about a third of the replay's CPU. Few of them form cycles."""
-    before = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
-async def clean_leftovers(engine: AsyncEngine, service: str, projection: Projection) -> list[str]:
-    """Drop every schema replays of `projection` left: archives, as-of views, failed builds."""
-    async with engine.begin() as conn:
-        found = await ddl.leftover_schemas(conn, f"{service}_{projection.name}")
-        for name, _ in found:
-            await ddl.drop_schema(conn, name)
-    return [name for name, _ in found]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.replay.spec import SCHEMA_KINDS, schema_kind
 
@@ -243,3 +243,12 @@ async def leftover_schemas(conn: AsyncConnection, projection: str) -> list[tuple
 
 async def drop_schema(conn: AsyncConnection, schema: str) -> None:
     await conn.execute(text(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE"))
+
+
+async def clean_leftovers(engine: AsyncEngine, service: str, projection_name: str) -> list[str]:
+    """Drop every schema replays of the projection left: archives, as-of views, failed builds."""
+    async with engine.begin() as conn:
+        found = await leftover_schemas(conn, f"{service}_{projection_name}")
+        for name, _ in found:
+            await drop_schema(conn, name)
+    return [name for name, _ in found]
