@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import Text
+from sqlalchemy.types import BigInteger, Integer, SmallInteger, Text
 
 from shared.events.cloudevents import (
     MalformedCloudEventError,
@@ -34,7 +34,7 @@ from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry, UnknownEventError
 from shared.messaging.faults import is_transient
 from shared.replay.spec import Projection, ReplayGroup
-from shared.replay.tables import APPLIED, q
+from shared.replay.tables import APPLIED, CLAIM_COLUMNS, q
 
 log = logging.getLogger(__name__)
 UNIQUE_VIOLATION = "23505"
@@ -77,11 +77,15 @@ class Counts:
 
 
 class Item(NamedTuple):
-    """One decoded event for one group (a tuple: there are millions)."""
+    """One decoded event for one group, with where it was read (a tuple: there are millions)."""
 
     group: ReplayGroup
     consumer: str
     envelope: Envelope
+    #: the topic's place in the projection's topics (a small number stored per claim)
+    topic: int
+    partition: int
+    offset: int
 
 
 class Applier:
@@ -100,13 +104,17 @@ class Applier:
         self._as_of = as_of
         self.counts = Counts()
         self._claim = text(
-            f"INSERT INTO {q(schema, APPLIED)} (consumer, event_id)"  # noqa: S608 - quoted
-            " SELECT * FROM unnest(:consumers, :ids) ON CONFLICT DO NOTHING"
-            " RETURNING consumer, event_id"
+            f"INSERT INTO {q(schema, APPLIED)} ({', '.join(CLAIM_COLUMNS)})"  # noqa: S608
+            " SELECT * FROM unnest(:consumers, :ids, :topics, :partitions, :offsets)"
+            " ON CONFLICT DO NOTHING RETURNING consumer, event_id"
         ).bindparams(
             bindparam("consumers", type_=ARRAY(Text())),
             bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+            bindparam("topics", type_=ARRAY(SmallInteger())),
+            bindparam("partitions", type_=ARRAY(Integer())),
+            bindparam("offsets", type_=ARRAY(BigInteger())),
         )
+        self._topic_no = {topic: n for n, topic in enumerate(projection.topics)}
         self._by_topic: dict[str, list[ReplayGroup]] = defaultdict(list)
         for group in projection.groups:
             for topic in group.topics:
@@ -139,7 +147,8 @@ class Applier:
             if self._as_of is not None and env.occurred_at >= self._as_of:
                 self.counts.later += 1
                 continue
-            items += [Item(g, self._prefix + g.group, env) for g in wanted]
+            at = (self._topic_no[msg.topic], msg.partition, msg.offset)
+            items += [Item(g, self._prefix + g.group, env, *at) for g in wanted]
         return items
 
     async def apply(self, conn: AsyncConnection, items: list[Item]) -> None:
@@ -213,16 +222,13 @@ class Applier:
     async def _claim_fresh(self, conn: AsyncConnection, items: list[Item]) -> list[Item]:
         """The items not applied before; claims them. Copies the claims when none was seen yet
         (the usual case, cheapest), else inserts them and keeps those it could insert."""
-        pairs = [(i.consumer, i.envelope.event_id) for i in items]
+        rows = [(i.consumer, i.envelope.event_id, i.topic, i.partition, i.offset) for i in items]
         try:
             async with conn.begin_nested():
                 raw = await conn.get_raw_connection()
                 driver: Any = raw.driver_connection
                 await driver.copy_records_to_table(
-                    APPLIED,
-                    records=pairs,
-                    columns=["consumer", "event_id"],
-                    schema_name=self._schema,
+                    APPLIED, records=rows, columns=CLAIM_COLUMNS, schema_name=self._schema
                 )
             return items
         except IntegrityError:
@@ -230,11 +236,11 @@ class Applier:
         except Exception as exc:  # asyncpg's own error when it is not wrapped
             if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
-        claimed = await conn.execute(
-            self._claim, {"consumers": [c for c, _ in pairs], "ids": [e for _, e in pairs]}
-        )
+        names = ("consumers", "ids", "topics", "partitions", "offsets")
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        claimed = await conn.execute(self._claim, dict(zip(names, columns, strict=True)))
         fresh = {(c, e) for c, e in claimed}
-        return [i for i, key in zip(items, pairs, strict=True) if key in fresh]
+        return [i for i in items if (i.consumer, i.envelope.event_id) in fresh]
 
     async def _writes_elsewhere(self, conn: AsyncConnection) -> dict[str, int]:
         rows = await conn.execute(WRITES_ELSEWHERE, {"schema": self._schema})

@@ -13,13 +13,17 @@ so every answer it gets was computed after the call began (the swap relies on th
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.messaging.kafka import stop_quietly
+
+log = logging.getLogger(__name__)
 
 Offsets = dict[TopicPartition, int]
 #: records handed over per batch at most (one transaction each)
@@ -88,20 +92,28 @@ class TopicReader:
     async def stop(self) -> None:
         await stop_quietly(self._consumer)
 
-    async def end_offsets(self) -> Offsets:
-        """Where each partition ends now: at least everything written before this call."""
+    async def end_offsets(self, prober: AIOKafkaConsumer | None = None) -> Offsets:
+        """Where each partition ends now: at least everything written before this call.
+
+        `prober`: a started consumer that has fetched nothing yet (see `new_prober`), for a
+        caller that wants the connection made before the moment that counts."""
         tps = list(self.positions)
         if not tps:
             return {}
         listed: Offsets = dict(await self._consumer.end_offsets(tps))
         nonempty = {tp: end for tp, end in listed.items() if end > self._beginnings.get(tp, 0)}
         if nonempty:
-            watermarks = await self._probe(nonempty)
+            own = prober is None
+            prober = prober or await self.new_prober()
+            try:
+                watermarks = await _probe(prober, nonempty)
+            finally:
+                if own:
+                    await stop_quietly(prober)
             listed.update({tp: max(listed[tp], watermarks[tp]) for tp in nonempty})
         return listed
 
-    async def _probe(self, listed: Offsets) -> Offsets:
-        """The high watermark of each partition, from fetches of a consumer made for it."""
+    async def new_prober(self) -> AIOKafkaConsumer:
         prober = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
@@ -110,20 +122,7 @@ class TopicReader:
             max_partition_fetch_bytes=64 * 1024,
         )
         await prober.start()
-        try:
-            prober.assign(list(listed))
-            for tp, end in listed.items():
-                prober.seek(tp, end - 1)  # the last batch, as ListOffsets names it
-            pending = set(listed)
-            deadline = time.monotonic() + PROBE_TIMEOUT_S
-            while pending:
-                if time.monotonic() > deadline:
-                    raise EndOffsetsError(f"no fetch answer for {sorted(map(str, pending))}")
-                await prober.getmany(*pending, timeout_ms=100)
-                pending = {tp for tp in pending if prober.highwater(tp) is None}
-            return {tp: int(prober.highwater(tp) or 0) for tp in listed}
-        finally:
-            await stop_quietly(prober)
+        return prober
 
     def remaining(self, ends: Offsets) -> int:
         return sum(max(0, end - self.positions.get(tp, 0)) for tp, end in ends.items())
@@ -159,3 +158,32 @@ class TopicReader:
                 yield batch
             else:
                 await asyncio.sleep(0)
+
+
+async def _probe(prober: AIOKafkaConsumer, listed: Offsets) -> Offsets:
+    """The high watermark of each partition, from the prober's first fetches: each answer was
+    computed after the prober was assigned the partition."""
+    prober.assign(list(listed))
+    for tp, end in listed.items():
+        prober.seek(tp, end - 1)  # the last batch, as ListOffsets names it
+    pending = set(listed)
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    while pending:
+        if time.monotonic() > deadline:
+            raise EndOffsetsError(f"no fetch answer for {sorted(map(str, pending))}")
+        await prober.getmany(*pending, timeout_ms=100)
+        pending = {tp for tp in pending if prober.highwater(tp) is None}
+    return {tp: int(prober.highwater(tp) or 0) for tp in listed}
+
+
+async def committed_offsets(
+    admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]
+) -> Offsets:
+    """The offsets `group` committed (0 where it committed none, or if the broker cannot say:
+    the caller then treats every offset as not yet committed, which is safe)."""
+    try:
+        found = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    except Exception as exc:  # no answer: everything counts as not committed
+        log.warning("committed offsets of %s unknown (%s): handing over every claim", group, exc)
+        return {}
+    return {tp: meta.offset for tp, meta in found.items() if meta is not None and meta.offset > 0}

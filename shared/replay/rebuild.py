@@ -27,16 +27,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.events.registry import EventRegistry
+from shared.messaging.kafka import stop_quietly
 from shared.replay import tables as ddl
 from shared.replay.applier import Applier, Counts, ReplayError
 from shared.replay.feed import apply_until, fewer_collections
 from shared.replay.progress import ReplayProgress, Silent
-from shared.replay.reader import BATCH_RECORDS, Offsets, TopicReader
+from shared.replay.reader import BATCH_RECORDS, Offsets, TopicReader, committed_offsets
 from shared.replay.spec import Projection, schema_name
 from shared.replay.workers import Job, run_jobs, share
 from shared.settings import Settings
@@ -103,6 +105,7 @@ class Rebuild:
         self._options = options or ReplayOptions()
         self._progress = progress or Silent()
         self._name = f"{settings.service}_{projection.name}"
+        self._bootstrap = settings.kafka_bootstrap_servers or ""
         stamp = datetime.now(UTC).strftime("%Y%m%dt%H%M%S%f")
         self._build = schema_name("asof" if self._options.as_of else "replay", self._name, stamp)
         self._archive = schema_name("archive", self._name, stamp)
@@ -143,7 +146,8 @@ class Rebuild:
                 if self._options.as_of is not None:
                     return await self._keep(conn, started)
                 await self._catch_up(conn)
-                rows_before = await self._swap(conn, live)
+                await self._swap(conn, live)
+                rows_before = await ddl.row_counts(conn, self._archive, tables)
                 dropped = await self._drop_previous(conn) if self._options.drop_previous else []
                 rows = await ddl.row_counts(conn, live, tables)
                 await conn.commit()
@@ -221,7 +225,7 @@ class Rebuild:
                 return
             await self._read(conn, ends, own_transactions=True)
 
-    async def _swap(self, conn: AsyncConnection, live: str) -> dict[str, int]:
+    async def _swap(self, conn: AsyncConnection, live: str) -> None:
         tables = self._projection.tables
         timeout_ms = int(self._options.lock_timeout_s * 1000)
         for attempt in range(1, self._options.swap_attempts + 1):
@@ -230,7 +234,13 @@ class Rebuild:
             counts = dataclasses.replace(
                 self._applier.counts, failures=list(self._applier.counts.failures)
             )
+            # connected before the locks, so that they are held as briefly as can be
+            prober = await self._reader.new_prober()
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap, request_timeout_ms=10_000
+            )
             try:
+                await admin.start()
                 async with conn.begin():
                     began = time.perf_counter()
                     await conn.execute(text(f"SET LOCAL lock_timeout = {timeout_ms}"))
@@ -239,21 +249,14 @@ class Rebuild:
                     )
                     locked = ", ".join(ddl.q(live, t) for t in tables)
                     await conn.execute(text(f"LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE"))
-                    ends = await self._reader.end_offsets()
+                    ends = await self._reader.end_offsets(prober)
                     self._announce(ends)
                     await self._read(conn, ends, own_transactions=False)
                     await self._refuse_unparked_failures(conn, live)
-                    rows_before = await ddl.row_counts(conn, live, tables)
-                    await conn.execute(
-                        text(
-                            f"INSERT INTO {ddl.q(live, 'inbox')} (consumer, event_id)"  # noqa: S608
-                            f" SELECT consumer, event_id FROM {ddl.q(self._build, ddl.APPLIED)}"
-                            " ON CONFLICT DO NOTHING"
-                        )
-                    )
+                    await ddl.hand_over(conn, live, self._build, await self._committed(admin))
                     await ddl.swap(conn, live, self._build, self._archive, tables)
                 self._locked_s = time.perf_counter() - began
-                return rows_before
+                return
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
                     raise
@@ -262,10 +265,28 @@ class Rebuild:
                 self._reader.rewind(positions)
                 self._applier.counts = counts
                 await asyncio.sleep(min(5.0, 0.5 * attempt))
+            finally:
+                await stop_quietly(prober)
+                await admin.close()
         raise ReplayError(
             f"could not lock {', '.join(tables)} within {self._options.swap_attempts} attempts of "
             f"{self._options.lock_timeout_s:g} s (long transactions on them?); nothing was swapped"
         )
+
+    async def _committed(self, admin: AIOKafkaAdminClient) -> list[tuple[str, int, int, int]]:
+        """(consumer, topic, partition, committed offset) of each live group: whatever it read
+        below that offset it applied (its inbox has it) or parked; the rest is ours to hand
+        over. Read with the locks held, so the groups cannot go further meanwhile."""
+        found = []
+        for group in self._projection.groups:
+            consumer = self._settings.topic_prefix + group.group
+            tps = [tp for tp in self._reader.positions if tp.topic in group.topics]
+            committed = await committed_offsets(admin, consumer, tps)
+            number = {topic: n for n, topic in enumerate(self._projection.topics)}
+            found += [
+                (consumer, number[tp.topic], tp.partition, committed.get(tp, 0)) for tp in tps
+            ]
+        return found
 
     async def _refuse_unparked_failures(self, conn: AsyncConnection, live: str) -> None:
         """An event the replay could not apply is acceptable only if the live consumer could

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.replay.spec import SCHEMA_KINDS, schema_kind
 
 APPLIED = "replay_applied"
+#: a claim: which consumer applied which event, read where (the swap hands part of them over);
+#: the topic is its place in the projection's list of topics
+CLAIM_COLUMNS = ["consumer", "event_id", "topic", "part", "position"]
 
 
 class ReplaySchemaError(Exception):
@@ -106,8 +109,8 @@ async def create_twins(
         later += [(table, index) for index in await _plain_indexes(conn, live, table)]
     await conn.execute(
         text(
-            f"CREATE UNLOGGED TABLE {q(target, APPLIED)}"
-            " (consumer text, event_id uuid, PRIMARY KEY (consumer, event_id))"
+            f"CREATE UNLOGGED TABLE {q(target, APPLIED)} (consumer text, event_id uuid,"
+            " topic smallint, part integer, position bigint, PRIMARY KEY (consumer, event_id))"
         )
     )
     return later
@@ -172,6 +175,9 @@ async def _plain_indexes(conn: AsyncConnection, live: str, table: str) -> list[I
 async def build_indexes(
     conn: AsyncConnection, live: str, target: str, indexes: list[tuple[str, Index]]
 ) -> None:
+    await conn.execute(
+        text(f"CREATE INDEX ON {q(target, APPLIED)} (consumer, topic, part, position)")
+    )
     for table, index in indexes:
         on_live = f" ON {_regclass_text(live, table)} "
         on_target = f" ON {q(target, table)} "
@@ -188,6 +194,38 @@ def _regclass_text(schema: str, table: str) -> str:
         return name if plain else q(name)
 
     return f"{part(schema)}.{part(table)}"
+
+
+async def hand_over(
+    conn: AsyncConnection, live: str, build: str, committed: list[tuple[str, int, int, int]]
+) -> None:
+    """Into the live inbox: the replayed events its consumers have not passed yet (at or after
+    their committed offsets) and those they parked, so that after the swap they apply none of
+    them twice. What they passed is in their inbox already. Cheap under the locks: an index
+    range per partition, not the whole claims table."""
+    claims, inbox = q(build, APPLIED), q(live, "inbox")
+    consumers, topics, parts, offsets = (
+        (list(c) for c in zip(*committed, strict=True)) if committed else ([], [], [], [])
+    )
+    await conn.execute(
+        text(
+            f"INSERT INTO {inbox} (consumer, event_id) SELECT c.consumer, c.event_id"  # noqa: S608
+            " FROM unnest(CAST(:consumers AS text[]), CAST(:topics AS smallint[]),"
+            " CAST(:parts AS integer[]), CAST(:offsets AS bigint[])) AS k(consumer, topic, part, at)"
+            f" JOIN {claims} c ON c.consumer = k.consumer AND c.topic = k.topic"
+            " AND c.part = k.part AND c.position >= k.at ON CONFLICT DO NOTHING"
+        ),
+        {"consumers": consumers, "topics": topics, "parts": parts, "offsets": offsets},
+    )
+    await conn.execute(
+        text(
+            f"INSERT INTO {inbox} (consumer, event_id) SELECT c.consumer, c.event_id"  # noqa: S608
+            f" FROM {q(live, 'dead_letters')} d JOIN {claims} c ON c.consumer = d.consumer"
+            " AND c.event_id = CAST(CASE WHEN d.event_id ~* :uuid THEN d.event_id END AS uuid)"
+            " ON CONFLICT DO NOTHING"
+        ),
+        {"uuid": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},
+    )
 
 
 async def swap(
