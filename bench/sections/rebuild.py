@@ -6,8 +6,9 @@ their collab.events; migrates a scoring and a collab database on the run's serve
 ROUNDS alternating rounds on the same broker: a group-less aiokafka consumer reads the pipeline
 topic from its beginning to its end and does nothing with the messages (the floor), the scoring
 service's replay (both topics into `scoring_facts`) and collab's (the timeline), each exactly as
-`sightline replay` runs it, swap included. An unmeasured first round fills the live tables and
-inboxes, so the measured swaps find them as a running service keeps them.
+`sightline replay` runs it, swap included. The live groups' offsets are committed at the
+topics' ends and an unmeasured first round fills the live tables, so the measured swaps find
+them as a running service that has caught up keeps them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from shared.clock import SystemClock
 from shared.db import make_engine, migrate
 from shared.events.registry import registry
 from shared.messaging.kafka import ensure_topics
-from shared.replay.reader import BATCH_RECORDS
+from shared.replay.reader import BATCH_RECORDS, TopicReader
 from shared.replay.rebuild import Rebuild, ReplayOptions, ReplayResult
 from shared.replay.spec import Projection
 from shared.settings import Settings
@@ -115,6 +116,30 @@ async def _replay(
     return result, own_cpu_seconds() - cpu
 
 
+async def _caught_up(settings: Settings, projection: Projection) -> None:
+    """Commit the topics' end offsets for the projection's live groups, as a running service
+    whose consumers are caught up has them: the swap hands over what lies beyond them."""
+    reader = TopicReader(settings.kafka_bootstrap_servers or "", projection.topics)
+    await reader.start()
+    try:
+        ends = await reader.end_offsets()
+    finally:
+        await reader.stop()
+    for group in projection.groups:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.topic_prefix + group.group,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            mine = {tp: end for tp, end in ends.items() if tp.topic in group.topics}
+            consumer.assign(list(mine))
+            await consumer.commit(mine)
+        finally:
+            await consumer.stop()
+
+
 def _spread(values: list[float]) -> str:
     return f"{min(values):,.0f}–{max(values):,.0f}"
 
@@ -148,7 +173,9 @@ async def _rounds(
 ) -> Section:
     topic = scoring.topic("pipeline")
 
-    ctx.log("rebuild: warm-up round (fills the live tables and inboxes)")
+    for settings, projection in ((scoring, facts), (collab, timeline)):
+        await _caught_up(settings, projection)
+    ctx.log("rebuild: warm-up round (fills the live tables)")
     await raw_consume(scoring, topic, events)
     await _replay(engines["scoring"], scoring, facts)
     await _replay(engines["collab"], collab, timeline)

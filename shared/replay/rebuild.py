@@ -141,7 +141,7 @@ class Rebuild:
                 self._announce(ends, first=True)
                 await self._read_from_beginning(conn, live, ends)
                 self._progress.phase("indexing")
-                await ddl.build_indexes(conn, live, self._build, indexes)
+                await ddl.build_indexes(self._engine, live, self._build, indexes)
                 await conn.commit()
                 if self._options.as_of is not None:
                     return await self._keep(conn, started)

@@ -9,6 +9,7 @@ names, and the replaced tables wait in an archive schema.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -173,17 +174,23 @@ async def _plain_indexes(conn: AsyncConnection, live: str, table: str) -> list[I
 
 
 async def build_indexes(
-    conn: AsyncConnection, live: str, target: str, indexes: list[tuple[str, Index]]
+    engine: AsyncEngine, live: str, target: str, indexes: list[tuple[str, Index]], at_once: int = 2
 ) -> None:
-    await conn.execute(
-        text(f"CREATE INDEX ON {q(target, APPLIED)} (consumer, topic, part, position)")
-    )
+    """The plain indexes and the claims' index, `at_once` of them side by side (each on its own
+    connection: an index build keeps one core busy)."""
+    statements = [f"CREATE INDEX ON {q(target, APPLIED)} (consumer, topic, part, position)"]
     for table, index in indexes:
         on_live = f" ON {_regclass_text(live, table)} "
-        on_target = f" ON {q(target, table)} "
         if on_live not in index.definition:
             raise ReplaySchemaError(f"cannot read the definition of index {index.name}")
-        await conn.execute(text(index.definition.replace(on_live, on_target, 1)))
+        statements.append(index.definition.replace(on_live, f" ON {q(target, table)} ", 1))
+    turns = asyncio.Semaphore(at_once)
+
+    async def build(statement: str) -> None:
+        async with turns, engine.begin() as conn:
+            await conn.execute(text(statement))
+
+    await asyncio.gather(*(build(s) for s in statements))
 
 
 def _regclass_text(schema: str, table: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from shared.events.registry import registry
 from shared.messaging.consumer import ConsumerRunner
 from shared.messaging.kafka import ensure_topics
 from shared.replay.applier import ReplayError
+from shared.replay.bulk import copy_rows
 from shared.replay.rebuild import Rebuild, ReplayOptions
 from shared.replay.spec import Projection, ReplayGroup
 from shared.settings import Settings
@@ -72,6 +74,15 @@ async def record(conn: AsyncConnection, env: Envelope) -> None:
     )
 
 
+async def record_many(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    """The bulk form, as a rebuild may write it: one COPY; a poison event fails the batch."""
+    summaries = [e.event.summary for e in envelopes]  # type: ignore[attr-defined]
+    if any(s.startswith("explode") for s in summaries):
+        raise RuntimeError("the projection cannot take this batch")
+    rows = [(e.event_id, s) for e, s in zip(envelopes, summaries, strict=True)]
+    await copy_rows(conn, "applied", ("event_id", "summary"), rows)
+
+
 async def record_and_audit(conn: AsyncConnection, env: Envelope) -> None:
     await record(conn, env)
     await conn.execute(text("INSERT INTO audit (event_id) VALUES (:id)"), {"id": str(env.event_id)})
@@ -109,11 +120,12 @@ async def setup(database_url: str, bootstrap: str) -> tuple[AsyncEngine, Setting
     return engine, settings, unique_name("group")
 
 
-def projection(settings: Settings, group: str, handler: Any = record) -> Projection:
+def projection(
+    settings: Settings, group: str, handler: Any = record, batch: Any = None
+) -> Projection:
     topics = (settings.topic("pipeline"),)
-    return Projection(
-        "applied", ("applied",), (ReplayGroup(group, topics, {"ActivityLogged": handler}),)
-    )
+    replayed = ReplayGroup(group, topics, {"ActivityLogged": handler}, batch)
+    return Projection("applied", ("applied",), (replayed,))
 
 
 async def rows(engine: AsyncEngine, sql: str) -> list[Any]:
@@ -166,10 +178,9 @@ async def test_events_sent_during_the_replay_are_applied_once_and_the_poison_sta
         await eventually(lambda: _count(engine, 600), timeout_s=90)
         hooks = Hooks()
         options = ReplayOptions(batch_records=50, catch_up_left=0)
+        bulk = projection(settings, group, batch=record_many)  # the poison's batch falls back
         replay = asyncio.create_task(
-            Rebuild(
-                replay_engine, settings, registry, projection(settings, group), options, hooks
-            ).run()
+            Rebuild(replay_engine, settings, registry, bulk, options, hooks).run()
         )
         await hooks.reading.wait()
         await send(settings, during)
