@@ -3,15 +3,16 @@
 1. Twins of the live tables are made in a schema of their own; the handlers run on a connection
    whose search_path puts that schema first, so their unqualified table names reach the twins
    while whatever else they read (reference tables) comes from the live schema.
-2. Every partition is read from its beginning to the end offsets seen at the start, a
-   transaction per fetched batch, decoding the next batch while the database applies this one.
+2. Every partition is read from its beginning to the end offsets seen at the start, by worker
+   processes sharing the partitions, a transaction per fetched batch, decoding the next batch
+   while the database applies this one. Then the plain indexes are built.
 3. Catch-up rounds follow the topics without locks until little is left.
 4. The swap, in one transaction: lock the service's inbox (so no consumer can be half-way
    between its claim and its projection write: the same order the consumers take), lock the
-   live tables, read to the topics' current end, record the replayed events in the inbox (so
-   the live consumer skips them after the swap), move the live tables to an archive schema and
-   the twins into their place. Events after that end are the live consumer's, applied to the new
-   tables once the locks go: none lost, none applied twice.
+   live tables, read to the topics' current end, hand the replayed events the live consumers
+   have not passed yet to their inbox (so they skip them after the swap), move the live tables
+   to an archive schema and the twins into their place. Events after that end are the live
+   consumers', applied to the new tables once the locks go: none lost, none applied twice.
 
 With `as_of`, only events whose business time is before it are applied, and the schema is kept
 beside the live one (never swapped in: it would lose every later event).
