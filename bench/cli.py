@@ -54,7 +54,7 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
         help="split: each service as an api and a worker process (as `sightline up` runs "
         "them); all: one process doing both (the shape before they were split)",
     )
-    p.add_argument("--rebuild-events", type=int, default=d.rebuild_events)
+    p.add_argument("--apply-events", type=int, default=d.apply_events)
     p.add_argument("--profile-dir", type=Path, help="py-spy the services into this directory")
     p.add_argument("--output", type=Path, default=REPO_ROOT / RESULTS_DIR / "latest.json")
     args = p.parse_args(argv)
@@ -72,7 +72,7 @@ def _parse(argv: list[str] | None) -> tuple[BenchConfig, list[ModuleType], Path]
         timeline_requests=max(1, args.timeline_requests),
         timeline_concurrency=max(1, args.timeline_concurrency),
         timeline_seed=args.timeline_seed,
-        rebuild_events=args.rebuild_events,
+        apply_events=args.apply_events,
         propagation_rate=args.propagation_rate,
         propagation_duration_s=args.propagation_duration,
         propagation_poll_ms=max(1.0, args.propagation_poll_ms),

@@ -44,8 +44,8 @@ class BenchConfig:
     #: "split": each service as an api and a worker process, as `sightline up` runs them;
     #: "all": one process per service doing both (for a side-by-side comparison)
     roles: str = "split"
-    #: events of the backlog each consumer run applies in the `rebuild` section
-    rebuild_events: int = 10_000
+    #: events of the backlog each consumer run applies in the `apply` section
+    apply_events: int = 10_000
     #: when set and py-spy is on PATH, the services are profiled during their measurement
     profile_dir: Path | None = None
 

@@ -22,7 +22,7 @@ from bench.cpu import CpuMeter, standard_groups
 from bench.infra import Infrastructure, asyncpg_dsn, drop_database
 from bench.procs import Profiler, ServiceProcess
 from shared.auth import issue_token
-from shared.runtime.embedded import create_database, free_port
+from shared.runtime.embedded import create_database, free_port, with_database
 from shared.settings import DEV_JWT_SECRET
 
 OUTBOX_DRAIN_TIMEOUT_S = 60.0
@@ -136,17 +136,18 @@ class BenchContext:
         return asyncpg_dsn(self._collab_url)
 
     async def _collab_database(self) -> str:
-        """`<run database>_collab` on the same server, dropped at the end like the run's one."""
-        self._collab_url = await self.scratch_database("collab")
+        self._collab_url = await self.database("collab")
         return self._collab_url
 
-    async def scratch_database(self, suffix: str) -> str:
-        """A new `<run database>_<suffix>` on the same server, dropped at the end of the run
-        (registered now, so it is dropped after any service using it has stopped)."""
+    async def database(self, suffix: str) -> str:
+        """`<run database>_<suffix>` on the same server, dropped at the end like the run's one."""
         base = self.infra.database_url
         name = f"{make_url(base).database}_{suffix}"
         url = await create_database(base, name)
-        if self.infra.postgres != "embedded" and not os.environ.get("BENCH_KEEP_DATABASE"):
+        if self.infra.postgres == "embedded":
+            url = with_database(base, name)
+        elif not os.environ.get("BENCH_KEEP_DATABASE"):
+            # registered before a service using it starts, so it runs after the service stopped
             self._stack.callback(drop_database, base, name)
         return url
 

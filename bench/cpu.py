@@ -104,3 +104,35 @@ class CpuMeter:
         self.result["machine_busy_cores"] = round(machine, 3)
         self.result["other_cores"] = round(machine - sum(used.values()) / wall, 3)
         return self.result
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and the children it reaped.
+
+    Summed this way a child that ends during a measurement (a database backend of a closed
+    connection, a worker process) still counts: its time moves into its parent's children
+    times when it is reaped.
+    """
+    try:
+        proc = psutil.Process(pid)
+        t = proc.cpu_times()
+        total = float(t.user + t.system + t.children_user + t.children_system)
+        children = proc.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            c = child.cpu_times()
+            total += float(c.user + c.system + c.children_user + c.children_system)
+    return total
+
+
+def own_cpu_seconds() -> float:
+    """This process and its reaped children (workers), not its live ones (embedded servers)."""
+    import resource
+
+    me, reaped = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + reaped.ru_utime + reaped.ru_stime

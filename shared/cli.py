@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from shared.delivery_cli import dead_letters_app, outbox_app
+from shared.replay_cli import replay
 
 app = typer.Typer(
     name="sightline",
@@ -19,6 +20,7 @@ app = typer.Typer(
 
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(outbox_app, name="outbox")
+app.command()(replay)
 
 ServiceArg = Annotated[str, typer.Argument(help="pipeline, scoring, alert or collab")]
 

@@ -12,6 +12,7 @@ from types import ModuleType
 from bench.context import BenchContext, Section
 from bench.sections import (
     alert,
+    apply,
     commands,
     delivery,
     health,
@@ -32,6 +33,7 @@ ALL: tuple[ModuleType, ...] = (
     timeline,
     propagation,
     health,
+    apply,
     rebuild,
     alert,
     soak,

@@ -139,7 +139,7 @@ async def run(ctx: BenchContext) -> Section:
             "health_ledger_build_s": round(built - started, 2),
             "health_scoring_s": round(done - built, 2),
             "health_events": len(events),
-            "rebuild_events_per_s": round(len(events) / rebuild_s),
+            "health_ledger_rebuild_events_per_s": round(len(events) / rebuild_s),
             "health_reps_scored": scored,
             "health_teams": len(teams),
             "health_regions": len(regions),

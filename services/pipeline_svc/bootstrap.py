@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import shared.contracts  # noqa: F401 - registers the event catalogue
-from services.pipeline_svc.adapters.collab import COLLAB_HANDLED, apply_collab_event
+from services.pipeline_svc.adapters.collab import COLLAB_GROUP, COLLAB_HANDLED, apply_collab_event
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork
 from services.pipeline_svc.domain.opportunity import SNAPSHOT_SCHEMA, Opportunity
@@ -84,7 +84,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.state.pipeline = svc
         handlers = dict.fromkeys(COLLAB_HANDLED, apply_collab_event)
         collab = ConsumerRunner(
-            engine, settings, registry, "pipeline-collab", [settings.topic("collab")], handlers
+            engine, settings, registry, COLLAB_GROUP, [settings.topic("collab")], handlers
         )
         app.state.consumers = [collab]
         return [collab.run()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from shared.events.envelope import Envelope, Metadata
@@ -128,7 +127,11 @@ def decode(
     registry: EventRegistry,
 ) -> Envelope:
     """Turn a Kafka message back into an envelope; raises on anything malformed or unknown."""
-    h = header_map(headers)
+    return decode_mapped(header_map(headers), value, registry)
+
+
+def decode_mapped(h: dict[str, str], value: bytes | None, registry: EventRegistry) -> Envelope:
+    """`decode` for a caller that has read the headers already (`header_map`)."""
     missing = [name for name in REQUIRED if name not in h]
     if missing:
         raise MalformedCloudEventError(f"missing CloudEvents attributes: {', '.join(missing)}")
@@ -138,10 +141,7 @@ def decode(
     if not registry.knows(name):
         raise UnknownEventError(name)
     try:
-        payload: Any = json.loads(value or b"")
-        if not isinstance(payload, dict):
-            raise MalformedCloudEventError("body is not a JSON object")
-        event = registry.parse(name, version, payload)
+        event = registry.parse_json(name, version, value or b"")
         stream_id = h.get("ce_streamid") or h.get("ce_subject") or ""
         return Envelope(
             event_id=UUID(h["ce_id"]),

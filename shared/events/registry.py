@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -70,6 +71,16 @@ class EventRegistry:
             data = step(data)
             version += 1
         return self.model(name, latest).model_validate(data)
+
+    def parse_json(self, name: str, version: int, body: bytes) -> DomainEvent:
+        """`parse` of a JSON body. A body of the latest version is validated straight from its
+        bytes (one pass, about twice as fast); an older one is upcast as a dict first."""
+        if version == self._latest.get(name):
+            return self.model(name, version).model_validate_json(body)
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise ValueError("body is not a JSON object")
+        return self.parse(name, version, payload)
 
     def __iter__(self) -> Iterator[type[DomainEvent]]:
         return iter(sorted(self._models.values(), key=lambda m: (m.domain, m.event_name)))

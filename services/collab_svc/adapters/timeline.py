@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -11,6 +12,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.replay.bulk import copy_rows
 from shared.store.cursors import decode_at, encode_at
 
 ADD = text(
@@ -35,6 +37,24 @@ ADD_MANY = text(
 BACKFILL_GROUP = text(
     "UPDATE timeline_entries t SET group_id = a.group_id FROM accounts a"
     " WHERE a.account_id = :a AND t.account_id = :a AND t.group_id IS DISTINCT FROM a.group_id"
+)
+GROUPS_OF = text(
+    "SELECT account_id, group_id FROM accounts WHERE account_id = ANY(CAST(:accounts AS text[]))"
+)
+COPY_COLUMNS = (
+    "event_id",
+    "account_id",
+    "group_id",
+    "kind",
+    "region",
+    "actor",
+    "occurred_at",
+    "data",
+)
+BACKFILL_GROUPS = text(
+    "UPDATE timeline_entries t SET group_id = a.group_id FROM accounts a"
+    " WHERE a.account_id = ANY(CAST(:accounts AS text[])) AND t.account_id = a.account_id"
+    " AND t.group_id IS DISTINCT FROM a.group_id"
 )
 # ISO weeks in UTC; contacts compare trimmed and case-insensitively
 FREQUENCY = text(
@@ -139,6 +159,20 @@ class Timeline:
 
     async def backfill_group(self, account_id: str) -> None:
         await self._conn.execute(BACKFILL_GROUP, {"a": account_id})
+
+    async def copy_many(
+        self, rows: Sequence[tuple[UUID, str, str, str | None, str | None, datetime, str]]
+    ) -> None:
+        """Rebuilds: entries as `add` writes them, each with its account's current group, copied
+        in one go. A row: event id, account, kind, region, actor, occurred_at, data as JSON."""
+        accounts = sorted({r[1] for r in rows})
+        found = await self._conn.execute(GROUPS_OF, {"accounts": accounts})
+        groups: dict[str, str | None] = {r.account_id: r.group_id for r in found}
+        entries = [(e, a, groups.get(a), k, r, who, at, d) for e, a, k, r, who, at, d in rows]
+        await copy_rows(self._conn, "timeline_entries", COPY_COLUMNS, entries)
+
+    async def backfill_groups(self, account_ids: Sequence[str]) -> None:
+        await self._conn.execute(BACKFILL_GROUPS, {"accounts": list(account_ids)})
 
     async def has_entries(self, column: Literal["account_id", "group_id"], value: str) -> bool:
         sql = f"SELECT EXISTS (SELECT 1 FROM timeline_entries WHERE {column} = :v)"  # noqa: S608

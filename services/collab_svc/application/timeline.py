@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.collab_svc.adapters.accounts import AccountViews
@@ -58,22 +62,36 @@ def _region_and_actor(e: DomainEvent) -> tuple[str | None, str | None]:
     return None, None
 
 
-def entry_for(env: Envelope) -> Entry | None:
+Fields = tuple[UUID, str, str, str | None, str | None, datetime]
+
+
+def _fields(env: Envelope) -> Fields | None:
+    """Event id, account, kind, region, actor and business time of the event's entry, if any."""
     kind = KINDS.get(env.name)
     account_id = getattr(env.event, "account_id", None)
     if kind is None or not isinstance(account_id, str):
         return None
     region, actor = _region_and_actor(env.event)
-    return Entry(
-        event_id=env.event_id,
-        account_id=account_id,
-        kind=kind,
-        # the command's metadata names the acting member's region where the event does not
-        region=region or env.metadata.region,
-        actor=actor or env.metadata.actor,
-        occurred_at=env.occurred_at,
-        data=env.event.payload(),
+    # the command's metadata names the acting member's region where the event does not
+    return (
+        env.event_id,
+        account_id,
+        kind,
+        region or env.metadata.region,
+        actor or env.metadata.actor,
+        env.occurred_at,
     )
+
+
+def entry_for(env: Envelope) -> Entry | None:
+    fields = _fields(env)
+    return None if fields is None else Entry(*fields, data=env.event.payload())
+
+
+def row_for(env: Envelope) -> tuple[UUID, str, str, str | None, str | None, datetime, str] | None:
+    """The entry's fields with its data as JSON text, serialised by pydantic in one step."""
+    fields = _fields(env)
+    return None if fields is None else (*fields, env.event.model_dump_json())
 
 
 async def project(conn: AsyncConnection, env: Envelope) -> None:
@@ -91,7 +109,7 @@ async def project(conn: AsyncConnection, env: Envelope) -> None:
     await Timeline(conn).add(entry, group_id)
 
 
-async def project_many(conn: AsyncConnection, envs: list[Envelope]) -> None:
+async def project_many(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
     """Consumer batch handler: `project` for each event in order, in a few statements.
 
     The batch's accounts are locked up front in one order; runs of entries between account
@@ -108,3 +126,21 @@ async def project_many(conn: AsyncConnection, envs: list[Envelope]) -> None:
         elif (entry := entry_for(env)) is not None:
             entries.append(entry)
     await timeline.add_many(entries)
+
+
+async def rebuild_many(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    """Rebuilds: what `project` does for each envelope in order, in three statements.
+
+    Every entry takes its account's group from the accounts table as it is now, and a group
+    change sets the entries of its account to that same value, so copying the entries first and
+    backfilling after ends where the event-by-event order ends. It takes no account locks:
+    a rebuild writes tables no other transaction touches.
+    """
+    rows = [r for r in (row_for(env) for env in envelopes) if r is not None]
+    if rows:
+        await Timeline(conn).copy_many(rows)
+    changed = sorted(
+        {getattr(env.event, "account_id", "") for env in envelopes if env.name in GROUP_CHANGES}
+    )
+    if changed:
+        await Timeline(conn).backfill_groups(changed)

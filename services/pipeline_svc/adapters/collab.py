@@ -12,6 +12,8 @@ from services.pipeline_svc.adapters.views import FOLLOW_OWNER
 from shared.contracts import collab as ev
 from shared.events.envelope import Envelope
 
+#: the consumer group that applies collab.events to the pipeline's tables
+COLLAB_GROUP = "pipeline-collab"
 UPSERT_ACCOUNT = text(
     "INSERT INTO known_accounts (account_id, owning_region, group_id, updated_at)"
     " VALUES (:a, :r, :g, :t) ON CONFLICT (account_id) DO UPDATE SET"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.events.base import DomainEvent
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry
+from shared.replay.bulk import copy_rows
 
+COLUMNS = ("event_id", "event_name", "event_version", "occurred_at", "payload")
 # many facts in one statement; unnest keeps their order, so `seq` follows the offsets
 SAVE_MANY = text(
     "INSERT INTO scoring_facts (event_id, event_name, event_version, occurred_at, payload)"
@@ -39,7 +42,14 @@ def compact(env: Envelope) -> dict[str, Any]:
     return {**env.event.payload(), **TRIM.get(env.name, {})}
 
 
-async def save_many(conn: AsyncConnection, envs: list[Envelope]) -> None:
+def compact_json(env: Envelope) -> str:
+    """`compact` serialised in one step by pydantic (the same JSON value, several times faster)."""
+    trim = TRIM.get(env.name)
+    event = env.event.model_copy(update=trim) if trim else env.event
+    return event.model_dump_json()
+
+
+async def save_many(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
     """One statement for a consumer's batch (a repeated event id is stored once)."""
     if not envs:
         return
@@ -53,6 +63,16 @@ async def save_many(conn: AsyncConnection, envs: list[Envelope]) -> None:
             "payloads": [json.dumps(compact(env), ensure_ascii=False) for env in envs],
         },
     )
+
+
+async def copy_many(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    """The rows `save_many` writes, copied in one go: for rebuilds, which hand each event once to a
+    table they alone fill."""
+    rows = [
+        (e.event_id, e.name, e.event.event_version, e.occurred_at, compact_json(e))
+        for e in envelopes
+    ]
+    await copy_rows(conn, "scoring_facts", COLUMNS, rows)
 
 
 class FactCache:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.scoring_svc.adapters import facts
@@ -17,6 +19,16 @@ COLLAB_FACTS = (
 )
 
 
-async def record_facts(conn: AsyncConnection, envs: list[Envelope]) -> None:
+async def record_fact(conn: AsyncConnection, env: Envelope) -> None:
+    """One event (a replay's one-at-a-time fallback): a redelivery changes nothing."""
+    await facts.save_many(conn, [env])
+
+
+async def record_facts(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
     """The consumer's batch (its inbox rows claimed in the same transaction), in one statement."""
     await facts.save_many(conn, envs)
+
+
+async def copy_facts(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> None:
+    """Rebuilds: the facts `record_facts` would write, copied in one go into a fresh table."""
+    await facts.copy_many(conn, envelopes)

@@ -1,0 +1,1 @@
+"""Rebuilding projections from their topics: `sightline replay`."""
