@@ -165,7 +165,6 @@ def test_the_api_process_publishes_nothing_until_a_worker_runs_which_serves_no_a
                 "title": "Acme line 2",
                 "amount": "1000",
                 "expected_close_date": "2027-01-31",
-                "owner_id": "roles-rep",
                 "region": "east",
                 "team": "e-1",
             },
