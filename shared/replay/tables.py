@@ -117,24 +117,32 @@ async def create_twins(
     return later
 
 
+async def _sequenced_columns(conn: AsyncConnection, table: str) -> list[tuple[str, str]]:
+    """(column, sequence) of each column of the qualified `table` that draws from a sequence."""
+    rows = await conn.execute(
+        text(
+            "SELECT attname, pg_get_serial_sequence(:t, attname) AS seq FROM pg_attribute"
+            " WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped"
+            " AND pg_get_serial_sequence(:t, attname) IS NOT NULL"
+        ),
+        {"t": table},
+    )
+    return [(r.attname, r.seq) for r in rows]
+
+
+async def _sequence_of(conn: AsyncConnection, table: str, column: str) -> str | None:
+    found = await conn.execute(
+        text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column}
+    )
+    value = found.scalar()
+    return str(value) if value is not None else None
+
+
 async def _own_sequences(conn: AsyncConnection, live: str, target: str, table: str) -> None:
     """Identity columns get a new sequence from LIKE; serial defaults would still call the live
     table's one, so they get their own. Both start after the live sequence's last value."""
-    columns = await conn.execute(
-        text(
-            "SELECT attname, pg_get_serial_sequence(:src, attname) AS seq FROM pg_attribute"
-            " WHERE attrelid = to_regclass(:src) AND attnum > 0 AND NOT attisdropped"
-            " AND pg_get_serial_sequence(:src, attname) IS NOT NULL"
-        ),
-        {"src": q(live, table)},
-    )
-    for column, live_seq in list(columns):
-        own = (
-            await conn.execute(
-                text("SELECT pg_get_serial_sequence(:dst, :c)"),
-                {"dst": q(target, table), "c": column},
-            )
-        ).scalar()
+    for column, live_seq in await _sequenced_columns(conn, q(live, table)):
+        own = await _sequence_of(conn, q(target, table), column)
         if own is None or own == live_seq:  # a serial: LIKE copied the default verbatim
             seq_name = live_seq.rsplit(".", 1)[-1].strip('"')
             own = q(target, seq_name)
@@ -252,21 +260,8 @@ async def _sequences_past_archive(
     conn: AsyncConnection, live: str, archive: str, table: str
 ) -> None:
     """Ids handed out after the swap stay above every id the replaced table handed out."""
-    rows = await conn.execute(
-        text(
-            "SELECT attname, pg_get_serial_sequence(:t, attname) AS seq FROM pg_attribute"
-            " WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped"
-            " AND pg_get_serial_sequence(:t, attname) IS NOT NULL"
-        ),
-        {"t": q(live, table)},
-    )
-    for column, own in list(rows):
-        old = (
-            await conn.execute(
-                text("SELECT pg_get_serial_sequence(:t, :c)"),
-                {"t": q(archive, table), "c": column},
-            )
-        ).scalar()
+    for column, own in await _sequenced_columns(conn, q(live, table)):
+        old = await _sequence_of(conn, q(archive, table), column)
         if old is not None:
             await catch_up_sequence(conn, own, old)
 
