@@ -44,7 +44,7 @@ class PipelineUnitOfWork(SqlUnitOfWork):
 
     def bind(self, conn: AsyncConnection) -> None:
         self.views = OpportunityViews(conn)
-        self.directory = Directory(conn)
+        self.directory = Directory(conn, self.driver)
         self.playbook_lock = PlaybookLock(conn)
         self._folded_regions.clear()
         self._written.clear()
