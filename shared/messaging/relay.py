@@ -144,6 +144,8 @@ class OutboxRelay:
         )
         loop = asyncio.get_running_loop()
         next_check = 0.0
+        linger_s = self._settings.relay_linger_ms / 1000
+        last_drain = -linger_s
         reader = make_offsets_reader(bootstrap)
         try:
             if self._settings.republish_on_empty_broker:
@@ -158,10 +160,15 @@ class OutboxRelay:
                             self._settings.topic_replication_factor,
                         )
                     next_check = loop.time() + BROKER_CHECK_EVERY_S
+                # under load, commits arriving within the linger share one drain
+                since = loop.time() - last_drain
+                if since < linger_s:
+                    await asyncio.sleep(linger_s - since)
                 self._wake.clear()
                 # on the lock's own connection: were it lost, the lock went with it, and the
                 # first statement of the drain fails (another relay may be leading by then)
                 await self.drain(producer, conn)
+                last_drain = loop.time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_interval_s)
         finally:

@@ -208,3 +208,23 @@ async def test_an_event_larger_than_the_limit_is_refused_at_append_and_nothing_i
             assert (await conn.execute(text("SELECT count(*) FROM events"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_commits_within_the_linger_share_one_drain(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    engine = await migrated_engine(database_url)
+    settings = settings_for(database_url, kafka_bootstrap, relay_linger_ms=1000)
+    relay = BatchRecordingRelay(engine, settings, registry, SystemClock())
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: relay.is_leader, timeout_s=30)
+        await append_stream(engine, "first", "key-linger", 1)  # after a quiet spell: at once
+        await eventually(lambda: _zero(engine), timeout_s=30)
+        # five commands in a row, each its own transaction and NOTIFY, well within the linger
+        await append_stream(engine, "first", "key-linger", 5, start=1)
+        await eventually(lambda: _zero(engine), timeout_s=30)
+    finally:
+        await stop(task)
+        await engine.dispose()
+    assert relay.batches == [1, 5]
