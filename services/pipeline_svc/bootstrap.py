@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import shared.contracts  # noqa: F401 - registers the event catalogue
 from services.pipeline_svc.adapters.collab import COLLAB_GROUP, COLLAB_HANDLED, apply_collab_event
 from services.pipeline_svc.application.playbooks import Playbooks
-from services.pipeline_svc.application.uow import PipelineUnitOfWork
-from services.pipeline_svc.domain.opportunity import SNAPSHOT_SCHEMA, Opportunity
+from services.pipeline_svc.application.uow import PipelineUnitOfWork, snapshot_cache
+from services.pipeline_svc.domain.opportunity import Opportunity
 from services.pipeline_svc.entrypoints.api import ingest, opportunities, playbook
 from shared.business_time import BusinessTimePolicy
 from shared.clock import Clock, SystemClock
@@ -26,7 +26,7 @@ from shared.identity import Principal
 from shared.messaging.consumer import ConsumerRunner
 from shared.runtime.lifespan import service_lifespan
 from shared.settings import Settings
-from shared.store.snapshots import SnapshotCache, shape_tag
+from shared.store.snapshots import SnapshotCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,9 +45,7 @@ class PipelineService:
         self.clock = clock
         self.policy = policy or BusinessTimePolicy()
         self.playbooks = Playbooks()
-        self.snapshots: SnapshotCache[Opportunity] = SnapshotCache(
-            shape_tag(Opportunity, SNAPSHOT_SCHEMA), snapshot_bytes
-        )
+        self.snapshots: SnapshotCache[Opportunity] = snapshot_cache(snapshot_bytes)
 
     def uow(self) -> PipelineUnitOfWork:
         return PipelineUnitOfWork(self.engine, registry, self.clock, self.snapshots)

@@ -11,27 +11,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.store.schema import OUTBOX_CHANNEL
 
 # Candidates in order, skipping parked rows and every later row of a parked row's key; the
 # running byte total bounds the batch (the first row always goes, however large).
-PENDING = text(
+PENDING = (
     "SELECT global_id, event_id, stream_id, stream_type, version, event_name, event_version,"
-    " body, metadata, partition_key, occurred_at, recorded_at FROM ("
+    " body, metadata, partition_key, occurred_at, recorded_at, candidates FROM ("
     " SELECT c.*, sum(octet_length(c.body) + octet_length(c.metadata::text))"
-    "  OVER (ORDER BY c.global_id) AS running, row_number() OVER (ORDER BY c.global_id) AS n"
+    "  OVER (ORDER BY c.global_id) AS running, row_number() OVER (ORDER BY c.global_id) AS n,"
+    "  count(*) OVER () AS candidates"
     " FROM (SELECT global_id, event_id, stream_id, stream_type, version, event_name,"
-    "  event_version, payload::text AS body, metadata, partition_key, occurred_at, recorded_at"
+    "  event_version, payload::text AS body, metadata::text AS metadata, partition_key,"
+    "  occurred_at, recorded_at"
     "  FROM events e WHERE published_at IS NULL AND parked_at IS NULL AND NOT EXISTS ("
     "   SELECT 1 FROM events p WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL"
     "   AND p.partition_key = e.partition_key AND p.global_id < e.global_id)"
-    "  ORDER BY global_id LIMIT :limit) c) batch"
-    " WHERE n = 1 OR running <= :max_bytes ORDER BY global_id"
+    "  ORDER BY global_id LIMIT $1) c) batch"
+    " WHERE n = 1 OR running <= $2 ORDER BY global_id"
 )
 PARK = text(
     "UPDATE events SET parked_at = now(), park_error = :error"
@@ -56,9 +59,34 @@ class ParkedEvent:
     park_error: str
 
 
-async def pending(conn: AsyncConnection, limit: int, max_bytes: int) -> list[Any]:
-    """The next rows to publish: at most `limit` rows and `max_bytes` of payload (but >= 1 row)."""
-    return list(await conn.execute(PENDING, {"limit": limit, "max_bytes": max_bytes}))
+class PendingRow(NamedTuple):
+    global_id: int
+    event_id: Any
+    stream_id: str
+    stream_type: str
+    version: int
+    event_name: str
+    event_version: int
+    body: str
+    metadata: str
+    partition_key: str
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+async def pending(
+    conn: asyncpg.Connection, limit: int, max_bytes: int
+) -> tuple[list[PendingRow], bool]:
+    """The next rows to publish: at most `limit` rows and `max_bytes` of payload (but >= 1 row),
+    and whether more may be waiting behind them (False: these were all there was).
+
+    One statement on the relay's own connection, outside any transaction."""
+    records = await conn.fetch(PENDING, limit, max_bytes)
+    rows = [PendingRow(*r[:-1]) for r in records]
+    more = bool(records) and (
+        records[0]["candidates"] >= limit or len(rows) < records[0]["candidates"]
+    )
+    return rows, more
 
 
 async def park(engine: AsyncEngine, global_id: int, error: str) -> None:

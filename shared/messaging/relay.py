@@ -59,7 +59,7 @@ RELAY_LOCK = 7_341_002
 BROKER_CHECK_EVERY_S = 5.0
 
 BACKLOG_EVERY_S = 5.0
-MARK = text("UPDATE events SET published_at = now() WHERE global_id = ANY(:ids)")
+MARK = "UPDATE events SET published_at = now() WHERE global_id = ANY($1::bigint[])"
 BACKLOG = text("SELECT count(*) FROM events WHERE published_at IS NULL AND parked_at IS NULL")
 ANY_PUBLISHED = text("SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NOT NULL)")
 REPUBLISH_ALL = text("UPDATE events SET published_at = NULL WHERE published_at IS NOT NULL")
@@ -144,6 +144,8 @@ class OutboxRelay:
         )
         loop = asyncio.get_running_loop()
         next_check = 0.0
+        linger_s = self._settings.relay_linger_ms / 1000
+        last_drain = -linger_s
         reader = make_offsets_reader(bootstrap)
         try:
             if self._settings.republish_on_empty_broker:
@@ -158,9 +160,15 @@ class OutboxRelay:
                             self._settings.topic_replication_factor,
                         )
                     next_check = loop.time() + BROKER_CHECK_EVERY_S
+                # under load, commits arriving within the linger share one drain
+                since = loop.time() - last_drain
+                if since < linger_s:
+                    await asyncio.sleep(linger_s - since)
                 self._wake.clear()
-                await self.drain(producer)
-                await conn.execute("SELECT 1")  # the lock's connection must still be alive
+                # on the lock's own connection: were it lost, the lock went with it, and the
+                # first statement of the drain fails (another relay may be leading by then)
+                await self.drain(producer, conn)
+                last_drain = loop.time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._settings.relay_poll_interval_s)
         finally:
@@ -182,7 +190,7 @@ class OutboxRelay:
         self._watermark = total
         return lost
 
-    def _record(self, row: Any, source: str) -> tuple[str, KafkaRecord]:
+    def _record(self, row: outbox.PendingRow, source: str) -> tuple[str, KafkaRecord]:
         model = self._registry.model(row.event_name, row.event_version)
         meta = row.metadata if isinstance(row.metadata, dict) else json.loads(row.metadata)
         fields = StoredFields(
@@ -255,14 +263,17 @@ class OutboxRelay:
                 sent.append(row)
         return sent, refused
 
-    async def drain(self, producer: AIOKafkaProducer) -> int:
-        """Publish everything publishable now; returns how many events were sent."""
+    async def drain(self, producer: AIOKafkaProducer, conn: asyncpg.Connection) -> int:
+        """Publish everything publishable now; returns how many events were sent.
+
+        Reads and marks through `conn`, one autocommitted statement each: a row is marked
+        only once the broker has it, and a crash between the two sends it again."""
         sent_total = 0
         source = self._settings.source
         limit = self._settings.relay_batch_size
-        while True:
-            async with self._engine.connect() as c:
-                rows = await outbox.pending(c, limit, self._settings.relay_batch_max_bytes)
+        more = True
+        while more:
+            rows, more = await outbox.pending(conn, limit, self._settings.relay_batch_max_bytes)
             if not rows:
                 break
             encoded, parked = self._encode(rows, source)
@@ -280,8 +291,7 @@ class OutboxRelay:
                     error,
                 )
             if sent:
-                async with self._engine.begin() as c:
-                    await c.execute(MARK, {"ids": [r.global_id for r in sent]})
+                await conn.execute(MARK, [r.global_id for r in sent])
             self._observe(sent)
             sent_total += len(sent)
             if not sent and not parked and not refused:

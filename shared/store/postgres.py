@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from shared.clock import Clock
 from shared.errors import ConcurrencyError, PayloadTooLargeError
 from shared.events.envelope import Envelope, Metadata, NewEvent
 from shared.events.registry import EventRegistry
+from shared.store import driver as raw
 from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
 
@@ -72,11 +73,14 @@ def _insert_many(n: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
+def _append_then_sql(n: int, then: str) -> str:
+    return f"WITH ins AS ({_insert_many(n)}), then_ AS ({then}) SELECT count(*) FROM ins"  # noqa: S608
+
+
+@functools.lru_cache(maxsize=64)
 def _append_then(n: int, then: str) -> TextClause:
     """Built once per shape: SQLAlchemy then finds its compiled form in its cache at once."""
-    return text(
-        f"WITH ins AS ({_insert_many(n)}), then_ AS ({then}) SELECT count(*) FROM ins"  # noqa: S608
-    )
+    return text(_append_then_sql(n, then))
 
 
 def _clash(stream_id: str, expected_version: int) -> ConcurrencyError:
@@ -85,10 +89,11 @@ def _clash(stream_id: str, expected_version: int) -> ConcurrencyError:
     )
 
 
-LOAD = text(
+LOAD_SQL = (
     f"SELECT {COLUMNS} FROM events WHERE stream_id = :stream_id AND version > :after"  # noqa: S608
     " ORDER BY version"
 )
+LOAD = text(LOAD_SQL)
 # Only transactions below the snapshot's xmin are certainly finished: reading up to there
 # means no event can later commit below the returned position (the sequence-gap trap).
 READ_ALL = text(
@@ -101,16 +106,27 @@ READ_ALL = text(
 
 
 def row_to_envelope(row: Any, registry: EventRegistry) -> Envelope:
-    payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
-    meta = row.metadata if isinstance(row.metadata, dict) else json.loads(row.metadata)
+    """An envelope from a SQLAlchemy row of the event columns."""
+    return record_to_envelope(row._mapping, registry)
+
+
+def record_to_envelope(row: Mapping[str, Any], registry: EventRegistry) -> Envelope:
+    """An envelope from a mapping of the event columns (an asyncpg record is one)."""
+    payload = row["payload"]
+    if not isinstance(payload, dict):
+        payload = json.loads(payload)
+    meta = row["metadata"]
+    if not isinstance(meta, dict):
+        meta = json.loads(meta)
+    event_id = row["event_id"]
     return Envelope(
-        event_id=row.event_id if isinstance(row.event_id, uuid.UUID) else uuid.UUID(row.event_id),
-        stream_id=row.stream_id,
-        stream_type=row.stream_type,
-        version=row.version,
-        event=registry.parse(row.event_name, row.event_version, payload),
-        recorded_at=row.recorded_at,
-        key=row.partition_key,
+        event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        event=registry.parse(row["event_name"], row["event_version"], payload),
+        recorded_at=row["recorded_at"],
+        key=row["partition_key"],
         metadata=Metadata(**meta),
     )
 
@@ -124,8 +140,13 @@ class PostgresEventStore:
         registry: EventRegistry,
         clock: Clock,
         cache: StreamCache | None = None,
+        *,
+        driver: Any = None,
     ) -> None:
         self._conn = conn
+        #: the connection's asyncpg driver when its transaction was begun there (the unit of
+        #: work): the hot statements go straight to it
+        self._driver = driver
         self._registry = registry
         self._clock = clock
         self._cache = cache
@@ -134,13 +155,19 @@ class PostgresEventStore:
 
     async def load(self, stream_id: str, after: int = 0) -> list[Envelope]:
         if after:
-            result = await self._conn.execute(LOAD, {"stream_id": stream_id, "after": after})
-            return [row_to_envelope(r, self._registry) for r in result]
+            return await self._load(stream_id, after)
         known = self._cache.get(stream_id) if self._cache is not None else ()
-        result = await self._conn.execute(LOAD, {"stream_id": stream_id, "after": len(known)})
-        envelopes = (*known, *(row_to_envelope(r, self._registry) for r in result))
+        envelopes = (*known, *await self._load(stream_id, len(known)))
         self._touched[stream_id] = envelopes
         return list(envelopes)
+
+    async def _load(self, stream_id: str, after: int) -> list[Envelope]:
+        params = {"stream_id": stream_id, "after": after}
+        if self._driver is not None:
+            records = await raw.fetch(self._driver, LOAD_SQL, params)
+            return [record_to_envelope(r, self._registry) for r in records]
+        result = await self._conn.execute(LOAD, params)
+        return [row_to_envelope(r, self._registry) for r in result]
 
     def committed(self) -> None:
         """Called by the unit of work after its commit: what it saw is now safe to cache."""
@@ -197,7 +224,10 @@ class PostgresEventStore:
         }
         for i, row in enumerate(rows):
             values.update({f"{name}_{i}": row[name] for name in PER_EVENT})
-        inserted = (await self._conn.execute(_append_then(len(rows), then), values)).scalar()
+        if self._driver is not None:
+            inserted = await raw.fetchval(self._driver, _append_then_sql(len(rows), then), values)
+        else:
+            inserted = (await self._conn.execute(_append_then(len(rows), then), values)).scalar()
         if inserted != len(rows):
             raise _clash(stream_id, expected_version)
         self._remember(stream_id, expected_version, envelopes)

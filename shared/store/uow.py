@@ -1,8 +1,15 @@
-"""The SQL unit of work: one connection, one transaction, the stores bound to it."""
+"""The SQL unit of work: one connection, one transaction, the stores bound to it.
+
+The transaction is begun on the driver (asyncpg) rather than by SQLAlchemy, whose asyncpg
+adapter would begin it lazily at its own first statement: statements the hot paths send
+straight to asyncpg (`driver`) then share it with those sent through SQLAlchemy. The
+connection is set to AUTOCOMMIT for SQLAlchemy, so that it never begins or ends a transaction
+of its own on it; the pool restores the isolation level when the connection goes back.
+"""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,6 +25,8 @@ class SqlUnitOfWork:
 
     events: PostgresEventStore
     idempotency: PostgresIdempotencyStore
+    #: the asyncpg connection under `_conn`, inside this unit's transaction
+    driver: Any
 
     def __init__(
         self,
@@ -31,31 +40,51 @@ class SqlUnitOfWork:
         self._clock = clock
         self._cache = cache
         self._conn: AsyncConnection | None = None
+        self._tx: Any = None
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
+        conn = await self._engine.connect()
+        try:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            self.driver = (await conn.get_raw_connection()).driver_connection
+            tx = self.driver.transaction()
+            await tx.start()
+        except BaseException:
+            await conn.invalidate()
+            await conn.close()
+            raise
+        self._conn, self._tx = conn, tx
         self._committed = False
-        self.events = PostgresEventStore(self._conn, self._registry, self._clock, self._cache)
-        self.idempotency = PostgresIdempotencyStore(self._conn)
-        self.bind(self._conn)
+        self.events = PostgresEventStore(
+            conn, self._registry, self._clock, self._cache, driver=self.driver
+        )
+        self.idempotency = PostgresIdempotencyStore(conn)
+        self.bind(conn)
         return self
 
     def bind(self, conn: AsyncConnection) -> None:
         """Hook for service repositories that share the transaction."""
 
     async def commit(self) -> None:
-        assert self._conn is not None
-        await self._conn.commit()
+        assert self._tx is not None
+        await self._tx.commit()
         self._committed = True
         self.events.committed()
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._conn is not None
+        conn, tx = self._conn, self._tx
+        assert conn is not None
+        self._conn = self._tx = None
         try:
             if not self._committed:
-                await self._conn.rollback()
+                await tx.rollback()
+        except Exception:
+            # a failed commit or a broken connection: nothing of the unit was kept, and the
+            # pool must not hand the connection out again, whatever state it is in
+            await conn.invalidate()
+        except BaseException:
+            await conn.invalidate()
+            raise
         finally:
-            await self._conn.close()
-            self._conn = None
+            await conn.close()

@@ -18,7 +18,9 @@ from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
 from shared.store.postgres import PostgresEventStore
 from shared.store.schema import SHARED_DDL
+from shared.store.uow import SqlUnitOfWork
 from tests.contract.eventstore_contract import (
+    META,
     RECORDED_AT,
     STREAM_TYPE,
     EventStoreContract,
@@ -60,6 +62,17 @@ class CachedPostgresBackend(PostgresBackend):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         self.cache = StreamCache()
+
+
+class UnitOfWorkBackend(PostgresBackend):
+    """The store as the services' unit of work binds it: the transaction begun on the asyncpg
+    driver, loads and `append_then` sent to the driver, other statements through SQLAlchemy."""
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[PostgresEventStore]:
+        async with SqlUnitOfWork(self.engine, registry, self.clock, self.cache) as uow:
+            yield uow.events
+            await uow.commit()
 
 
 @pytest.fixture
@@ -343,3 +356,74 @@ async def follow(backend: PostgresBackend, after: Position | None, limit: int) -
             return out
         out += page
         after = page[-1].position
+
+
+PROBE = "INSERT INTO uow_probe (k) VALUES (:probe_key)"
+
+
+class TestUnitOfWorkEventStore(EventStoreContract):
+    """The same contract through the unit of work, whose hot statements bypass SQLAlchemy."""
+
+    @pytest.fixture
+    async def backend(self, backend: PostgresBackend) -> UnitOfWorkBackend:
+        async with backend.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS uow_probe (k text PRIMARY KEY)"))
+        return UnitOfWorkBackend(backend.engine)
+
+    async def probes(self, backend: UnitOfWorkBackend) -> list[str]:
+        async with backend.engine.connect() as conn:
+            rows = await conn.execute(text("SELECT k FROM uow_probe ORDER BY k"))
+            return [r.k for r in rows]
+
+    async def test_driver_and_sqlalchemy_statements_commit_together(
+        self, backend: UnitOfWorkBackend
+    ) -> None:
+        s = stream()
+        async with SqlUnitOfWork(backend.engine, registry, backend.clock) as uow:
+            await uow.events.append_then(
+                s, STREAM_TYPE, 0, [opened(s)], META, PROBE, {"probe_key": "driver"}
+            )
+            await uow.events.append(s, STREAM_TYPE, 1, [logged(s)], META)  # through SQLAlchemy
+            await uow.commit()
+        async with backend.session() as store:
+            assert [e.version for e in await store.load(s)] == [1, 2]
+        assert await self.probes(backend) == ["driver"]
+
+    async def test_a_unit_that_raises_keeps_neither(self, backend: UnitOfWorkBackend) -> None:
+        s = stream()
+
+        async def write_both_then_fail() -> None:
+            async with SqlUnitOfWork(backend.engine, registry, backend.clock) as uow:
+                await uow.events.append(s, STREAM_TYPE, 0, [opened(s)], META)
+                await uow.events.append_then(
+                    s, STREAM_TYPE, 1, [logged(s)], META, PROBE, {"probe_key": "lost"}
+                )
+                raise RuntimeError("the handler failed after both writes")
+
+        with pytest.raises(RuntimeError):
+            await write_both_then_fail()
+        async with backend.session() as store:
+            assert await store.load(s) == []
+        assert await self.probes(backend) == []
+
+    async def test_a_connection_goes_back_to_the_pool_outside_any_transaction(
+        self, backend: UnitOfWorkBackend
+    ) -> None:
+
+        async def fail_inside() -> None:
+            async with SqlUnitOfWork(backend.engine, registry, backend.clock) as uow:
+                assert uow.driver.is_in_transaction()
+                raise RuntimeError
+
+        for _ in range(3):  # a pool of several connections: each is checked out again
+            with pytest.raises(RuntimeError):
+                await fail_inside()
+        async with backend.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None and not driver.is_in_transaction()
+            # SQLAlchemy's own transactions on the same pool still begin and roll back
+            async with conn.begin() as tx:
+                await conn.execute(text("INSERT INTO uow_probe (k) VALUES ('plain')"))
+                assert driver.is_in_transaction()
+                await tx.rollback()
+        assert await self.probes(backend) == []

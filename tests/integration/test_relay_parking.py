@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from typing import Any, ClassVar
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -19,7 +20,7 @@ from shared.errors import PayloadTooLargeError
 from shared.events.envelope import Metadata
 from shared.events.registry import EventRegistry, registry
 from shared.messaging import outbox
-from shared.messaging.relay import OutboxRelay
+from shared.messaging.relay import OutboxRelay, asyncpg_dsn
 from shared.store.postgres import MAX_EVENT_BYTES
 from shared.store.uow import SqlUnitOfWork
 from tests.integration.test_relay import activity, append_stream, by_stream, stop, unpublished
@@ -164,10 +165,22 @@ async def test_a_batch_is_bounded_by_bytes_as_well_as_rows(
                 )
             ).scalar()
             assert size
-            assert len(await outbox.pending(conn, 500, 10**9)) == 10
-            assert len(await outbox.pending(conn, 4, 10**9)) == 4
-            assert len(await outbox.pending(conn, 500, 3 * size)) == 3
-            assert len(await outbox.pending(conn, 500, 1)) == 1, "the first row always goes"
+        raw = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            # (rows, whether more may wait behind them)
+            batches = [
+                await outbox.pending(raw, limit, max_bytes)
+                for limit, max_bytes in ((500, 10**9), (4, 10**9), (500, 3 * size), (500, 1))
+            ]
+        finally:
+            await raw.close()
+        assert [(len(rows), more) for rows, more in batches] == [
+            (10, False),  # everything there was
+            (4, True),  # cut by the row limit
+            (3, True),  # cut by the byte bound
+            (1, True),  # the first row always goes
+        ]
+        assert [r.version for r in batches[0][0]] == list(range(1, 11))
         settings = settings_for(database_url, kafka_bootstrap, relay_batch_max_bytes=2 * size)
         relay = BatchRecordingRelay(engine, settings, registry, SystemClock())
         task = asyncio.create_task(relay.run())
@@ -195,3 +208,23 @@ async def test_an_event_larger_than_the_limit_is_refused_at_append_and_nothing_i
             assert (await conn.execute(text("SELECT count(*) FROM events"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_commits_within_the_linger_share_one_drain(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    engine = await migrated_engine(database_url)
+    settings = settings_for(database_url, kafka_bootstrap, relay_linger_ms=1000)
+    relay = BatchRecordingRelay(engine, settings, registry, SystemClock())
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: relay.is_leader, timeout_s=30)
+        await append_stream(engine, "first", "key-linger", 1)  # after a quiet spell: at once
+        await eventually(lambda: _zero(engine), timeout_s=30)
+        # five commands in a row, each its own transaction and NOTIFY, well within the linger
+        await append_stream(engine, "first", "key-linger", 5, start=1)
+        await eventually(lambda: _zero(engine), timeout_s=30)
+    finally:
+        await stop(task)
+        await engine.dispose()
+    assert relay.batches == [1, 5]

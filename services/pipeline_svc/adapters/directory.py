@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,7 +13,8 @@ from services.pipeline_svc.domain.matching import AccountOfRecord, DealCandidate
 from services.pipeline_svc.domain.permissions import Member
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry
-from shared.store.postgres import row_to_envelope
+from shared.store import driver as raw
+from shared.store.postgres import record_to_envelope
 
 HAS_GRANT = text(
     "SELECT EXISTS (SELECT 1 FROM contact_grants WHERE account_id = :a AND member_id = :m"
@@ -38,7 +40,7 @@ OPEN_DEALS = text(
 
 # the stream's tail after a snapshot and its account's owner (row held shared, as in
 # `owning_region(lock=True)`), in one round trip
-TAIL_AND_OWNER = text(
+TAIL_AND_OWNER = (
     "SELECT k.owning_region, e.global_id, e.tx_id::text AS tx_id, e.event_id, e.stream_id,"
     " e.stream_type, e.version, e.event_name, e.event_version, e.payload, e.metadata,"
     " e.partition_key, e.recorded_at FROM (SELECT 1) AS one"
@@ -57,8 +59,10 @@ def normalise_contact(value: str) -> str:
 
 
 class Directory:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         self._conn = conn
+        #: the asyncpg connection under `conn`, in the unit of work's transaction
+        self._driver = driver
 
     async def owning_region(self, account_id: str, *, lock: bool = False) -> str | None:
         """`lock` holds the row (shared) to the end of the transaction: a transfer waits."""
@@ -73,15 +77,15 @@ class Directory:
     ) -> tuple[list[Envelope], str | None]:
         """The events of `stream` after version `after`, and the owning region of `account_id`
         locked as `owning_region(lock=True)` locks it."""
-        rows = await self._conn.execute(
-            TAIL_AND_OWNER, {"a": account_id, "s": stream, "after": after}
+        records = await raw.fetch(
+            self._driver, TAIL_AND_OWNER, {"a": account_id, "s": stream, "after": after}
         )
         owner: str | None = None
         tail: list[Envelope] = []
-        for r in rows:
-            owner = r.owning_region
-            if r.event_id is not None:
-                tail.append(row_to_envelope(r, registry))
+        for r in records:
+            owner = r["owning_region"]
+            if r["event_id"] is not None:
+                tail.append(record_to_envelope(r, registry))
         return tail, owner
 
     async def member(self, member_id: str) -> Member | None:

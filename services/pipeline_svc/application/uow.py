@@ -13,15 +13,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.pipeline_svc.adapters.directory import Directory
 from services.pipeline_svc.adapters.playbook_lock import PlaybookLock
 from services.pipeline_svc.adapters.views import OpportunityViews
-from services.pipeline_svc.domain.opportunity import Opportunity
+from services.pipeline_svc.domain.opportunity import SNAPSHOT_SCHEMA, Opportunity
 from shared.clock import Clock
 from shared.events.registry import EventRegistry
-from shared.store.snapshots import SnapshotCache
+from shared.store.snapshots import SnapshotCache, shape_tag
 from shared.store.uow import SqlUnitOfWork
+
+#: resident bytes of a folded deal besides its records, of one activity or artifact record,
+#: and of one stakeholder entry, as tracemalloc measures them (a unit test holds the estimate
+#: to the measured size)
+DEAL_BYTES = 1400
+RECORD_BYTES = 340
+STAKEHOLDER_BYTES = 250
 
 
 def stream_id(opportunity_id: str) -> str:
     return f"opportunity-{opportunity_id}"
+
+
+def resident_bytes(opp: Opportunity) -> int:
+    """What a snapshot of the deal holds in memory, estimated from its records."""
+    records = len(opp.activities) + len(opp.artifacts)
+    return DEAL_BYTES + RECORD_BYTES * records + STAKEHOLDER_BYTES * len(opp.stakeholders)
+
+
+def snapshot_cache(max_bytes: int) -> SnapshotCache[Opportunity]:
+    """Deals kept as live objects, copied per load (no pickling), weighed by resident size."""
+    return SnapshotCache(
+        shape_tag(Opportunity, SNAPSHOT_SCHEMA),
+        max_bytes,
+        copy=Opportunity.copy,
+        weigh=resident_bytes,
+    )
 
 
 class PipelineUnitOfWork(SqlUnitOfWork):
@@ -44,7 +67,7 @@ class PipelineUnitOfWork(SqlUnitOfWork):
 
     def bind(self, conn: AsyncConnection) -> None:
         self.views = OpportunityViews(conn)
-        self.directory = Directory(conn)
+        self.directory = Directory(conn, self.driver)
         self.playbook_lock = PlaybookLock(conn)
         self._folded_regions.clear()
         self._written.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -97,6 +98,15 @@ class Opportunity:
         for e in events:
             opp.apply(e)
         return opp
+
+    def copy(self) -> Opportunity:
+        """A copy whose changes never reach this one: the records are frozen and the scalars
+        immutable, so fresh containers make it as independent as a deep copy."""
+        twin = copy.copy(self)
+        twin.activities = list(self.activities)
+        twin.artifacts = list(self.artifacts)
+        twin.stakeholders = dict(self.stakeholders)
+        return twin
 
     @property
     def exists(self) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+import tracemalloc
+from dataclasses import dataclass, fields
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.pipeline_svc.application.uow import resident_bytes, snapshot_cache
 from services.pipeline_svc.domain.opportunity import SNAPSHOT_SCHEMA, Opportunity
 from shared.contracts import pipeline as ev
 from shared.errors import SightlineError
@@ -77,7 +80,7 @@ def test_a_snapshot_plus_the_tail_folds_to_the_full_fold(
     deal = play(steps)
     events = deal.events
     split = data.draw(st.integers(0, len(events)))
-    cache = SnapshotCache[Opportunity](TAG, 1 << 20)
+    cache = snapshot_cache(1 << 20)
     prefix = Opportunity.fold(deal.opportunity_id, events[:split])
     cache.put("s", prefix.version, prefix)
 
@@ -126,11 +129,10 @@ def test_a_thousand_calls_keep_the_fold_small() -> None:
 
 
 def test_a_snapshot_of_another_shape_is_dropped() -> None:
-    cache = SnapshotCache[Opportunity](TAG, 1 << 20)
+    cache = snapshot_cache(1 << 20)
     deal = new_deal()
     deal.log("call")
-    old = pickle.dumps(deal.opp)
-    cache.put_bytes("s", shape_tag(Opportunity, SNAPSHOT_SCHEMA - 1), 2, old)
+    cache.put_tagged("s", shape_tag(Opportunity, SNAPSHOT_SCHEMA - 1), 2, deal.opp)
 
     assert cache.get("s") is None
     assert len(cache) == 0 and cache.size_bytes == 0
@@ -152,7 +154,7 @@ def test_the_tag_follows_the_fields_of_the_aggregate() -> None:
 
 
 def test_every_load_gets_its_own_copy() -> None:
-    cache = SnapshotCache[Opportunity](TAG, 1 << 20)
+    cache = snapshot_cache(1 << 20)
     opp = new_deal().opp
     cache.put("s", opp.version, opp)
 
@@ -165,7 +167,7 @@ def test_every_load_gets_its_own_copy() -> None:
 
 
 def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
-    cache = SnapshotCache[Opportunity](TAG, 1 << 20)
+    cache = snapshot_cache(1 << 20)
     deal = new_deal()
     v1 = deal.opp
     deal.log("call")
@@ -179,8 +181,8 @@ def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
 
 def test_the_cache_stays_within_its_byte_budget_least_recently_used_first() -> None:
     opp = new_deal().opp
-    one = len(pickle.dumps(opp, protocol=pickle.HIGHEST_PROTOCOL)) + 200
-    cache = SnapshotCache[Opportunity](TAG, 3 * one)
+    one = resident_bytes(opp) + 200
+    cache = snapshot_cache(3 * one)
     for name in ("a", "b", "c"):
         cache.put(name, 1, opp)
     assert cache.get("a") is not None  # "b" is now the least recently used
@@ -192,7 +194,98 @@ def test_the_cache_stays_within_its_byte_budget_least_recently_used_first() -> N
 
 
 def test_a_state_larger_than_the_budget_is_not_kept() -> None:
-    cache = SnapshotCache[Opportunity](TAG, 100)
+    cache = snapshot_cache(100)
     cache.put("s", 1, new_deal().opp)
 
     assert cache.get("s") is None and cache.size_bytes == 0
+
+
+def rich_deal() -> Opportunity:
+    """A deal with records of every kind: activities, artifacts and stakeholders."""
+    deal = new_deal()
+    for kind in KINDS:
+        deal.later(hours=1).log(kind, next_step="call again")
+        deal.later(hours=1).log(kind)
+    for kind in ARTIFACTS:
+        deal.submit(kind)
+    for i, role in enumerate(ROLES):
+        deal.map(role, stakeholder_id=f"sh-{i}")
+    opp = deal.opp
+    assert opp.activities and opp.artifacts and opp.stakeholders
+    return opp
+
+
+def test_a_copy_shares_no_container_with_its_original() -> None:
+    opp = rich_deal()
+    twin = opp.copy()
+
+    assert twin == opp
+    for f in fields(Opportunity):
+        value = getattr(opp, f.name)
+        if isinstance(value, list | dict | set):  # a field added later is held to it too
+            assert getattr(twin, f.name) is not value, f.name
+
+
+def test_neither_a_load_nor_the_writer_can_change_what_the_cache_holds() -> None:
+    cache = snapshot_cache(1 << 20)
+    opp = rich_deal()
+    before = opp.copy()
+    cache.put("s", opp.version, opp)
+    opp.activities.clear()  # the writer's object after the put
+    opp.stakeholders.clear()
+
+    got = cache.get("s")
+    assert got is not None
+    got.state.activities.append(got.state.activities[0])
+    got.state.artifacts.clear()
+    got.state.stakeholders["sh-x"] = ("someone", "user")
+    got.state.stage = "closing"
+
+    again = cache.get("s")
+    assert again is not None and again.state == before
+
+
+def measured_bytes(opp: Opportunity, copies: int = 200) -> float:
+    """Resident bytes per independent copy of the deal, as tracemalloc counts them."""
+    data = pickle.dumps(opp)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        kept = [pickle.loads(data) for _ in range(copies)]
+        used = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == copies
+    return used / copies
+
+
+@pytest.mark.parametrize("shape", ["fresh", "one activity", "rich"])
+def test_the_weight_of_a_deal_is_close_to_what_it_holds_in_memory(shape: str) -> None:
+    if shape == "fresh":
+        opp = new_deal().opp
+    elif shape == "one activity":
+        deal = new_deal()
+        deal.log("call")
+        opp = deal.opp
+    else:
+        opp = rich_deal()
+
+    ratio = resident_bytes(opp) / measured_bytes(opp)
+
+    assert 0.67 <= ratio <= 1.5, f"estimate {resident_bytes(opp)} vs measured {ratio}"
+
+
+@dataclass
+class Folded:
+    items: list[int]
+
+
+def test_the_generic_cache_copies_and_weighs_by_pickling() -> None:
+    cache = SnapshotCache[Folded]("Folded:1", 1 << 10)
+    state = Folded([1, 2])
+    cache.put("s", 2, state)
+    state.items.append(3)
+
+    got = cache.get("s")
+    assert got is not None and got.state == Folded([1, 2])
+    assert cache.size_bytes == len(pickle.dumps(Folded([1, 2]), protocol=5)) + 200
