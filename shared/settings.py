@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     republish_on_empty_broker: bool = True
     #: bytes of folded aggregates a service keeps in memory (least recently used go first)
     snapshot_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    #: glibc's mmap threshold, fixed for the process: a block this large or larger (asyncio's
+    #: 256 KiB socket reads) gets a mapping of its own instead of fragmenting the heap. 0 leaves
+    #: glibc's dynamic threshold alone. glibc caps it at 32 MiB
+    malloc_mmap_threshold_bytes: int = Field(default=128 * 1024, ge=0, le=32 * 1024 * 1024)
 
     jwt_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("JWT_SECRET", "SIGHTLINE_JWT_SECRET")

@@ -16,6 +16,7 @@ import uvicorn
 from shared.db import make_engine
 from shared.messaging.relay import republish_all
 from shared.observability import configure_logging
+from shared.runtime.allocator import set_mmap_threshold
 from shared.settings import Role, Settings
 
 SERVICES = ("pipeline", "scoring", "alert", "collab")
@@ -40,6 +41,7 @@ def _settings(service: str, role: str | None = None) -> Settings:
 def serve(service: str, role: str | None = None) -> None:
     """Run one process of `service` in `role` (None: `SIGHTLINE_MODE`) until SIGTERM/Ctrl-C."""
     settings = _settings(service, role)
+    set_mmap_threshold(settings.malloc_mmap_threshold_bytes)
     configure_logging(service, settings.log_level, settings.log_json)
     logging.getLogger(__name__).info(
         "starting %s as %s on %s:%d", service, settings.mode, settings.host, settings.http_port
