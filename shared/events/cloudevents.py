@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from asyncpg.pgproto import pgproto
+
 from shared.events.envelope import Envelope, Metadata
 from shared.events.registry import EventRegistry, UnknownEventError
 
@@ -25,6 +27,10 @@ EXTENSIONS = {
     "partitionkey": "ce_partitionkey",
 }
 REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+_REQUIRED = frozenset(REQUIRED)
+#: parsed `ce_type`s: a topic carries a handful, and every message names one
+_TYPES: dict[str, tuple[str, int]] = {}
+_TYPES_KEPT = 1024
 
 
 class MalformedCloudEventError(ValueError):
@@ -105,6 +111,16 @@ def encode_stored(f: StoredFields, body: bytes, source: str) -> KafkaRecord:
 
 def parse_type(ce_type: str) -> tuple[str, int]:
     """`sightline.pipeline.ActivityLogged.v1` -> ("ActivityLogged", 1)."""
+    known = _TYPES.get(ce_type)
+    if known is not None:
+        return known
+    parsed = _parse_type(ce_type)
+    if len(_TYPES) < _TYPES_KEPT:
+        _TYPES[ce_type] = parsed
+    return parsed
+
+
+def _parse_type(ce_type: str) -> tuple[str, int]:
     parts = ce_type.split(".")
     if len(parts) != 4 or parts[0] != "sightline" or not parts[3].startswith("v"):
         raise MalformedCloudEventError(f"unexpected ce_type {ce_type!r}")
@@ -132,30 +148,28 @@ def decode(
 
 def decode_mapped(h: dict[str, str], value: bytes | None, registry: EventRegistry) -> Envelope:
     """`decode` for a caller that has read the headers already (`header_map`)."""
-    missing = [name for name in REQUIRED if name not in h]
-    if missing:
+    if not h.keys() >= _REQUIRED:
+        missing = [name for name in REQUIRED if name not in h]
         raise MalformedCloudEventError(f"missing CloudEvents attributes: {', '.join(missing)}")
     if h["ce_specversion"] != SPEC_VERSION:
         raise MalformedCloudEventError(f"unsupported specversion {h['ce_specversion']}")
     name, version = parse_type(h["ce_type"])
     if not registry.knows(name):
         raise UnknownEventError(name)
+    get = h.get
     try:
         event = registry.parse_json(name, version, value or b"")
-        stream_id = h.get("ce_streamid") or h.get("ce_subject") or ""
+        stream_id = get("ce_streamid") or get("ce_subject") or ""
         return Envelope(
-            event_id=UUID(h["ce_id"]),
+            event_id=event_id(h["ce_id"]),
             stream_id=stream_id,
-            stream_type=h.get("ce_streamtype", ""),
-            version=int(h.get("ce_streamversion", "0")),
+            stream_type=get("ce_streamtype", ""),
+            version=int(get("ce_streamversion", "0")),
             event=event,
-            recorded_at=datetime.fromisoformat(h.get("ce_recordedat") or h["ce_time"]),
-            key=h.get("ce_partitionkey", stream_id),
+            recorded_at=datetime.fromisoformat(get("ce_recordedat") or h["ce_time"]),
+            key=get("ce_partitionkey", stream_id),
             metadata=Metadata(
-                correlation_id=h.get("ce_correlationid"),
-                causation_id=h.get("ce_causationid"),
-                actor=h.get("ce_actor"),
-                region=h.get("ce_region"),
+                get("ce_correlationid"), get("ce_causationid"), get("ce_actor"), get("ce_region")
             ),
         )
     except UnknownEventError:
@@ -163,3 +177,14 @@ def decode_mapped(h: dict[str, str], value: bytes | None, registry: EventRegistr
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         # RecursionError: a body nested deeper than the JSON parser goes
         raise MalformedCloudEventError(str(exc)[:500]) from exc
+
+
+def event_id(text: str) -> UUID:
+    """`UUID(text)`, parsed by asyncpg's UUID (a subclass, equal and hashed alike, a few times
+    faster to build, and written to PostgreSQL without a detour) where it can: it reads the
+    hex digits and dashes of a 32 to 36 character text, a subset of what `UUID` reads."""
+    try:
+        parsed: UUID = pgproto.UUID(text)
+    except ValueError:
+        parsed = UUID(text)
+    return parsed

@@ -76,7 +76,7 @@ class EventRegistry:
         """`parse` of a JSON body. A body of the latest version is validated straight from its
         bytes (one pass, about twice as fast); an older one is upcast as a dict first."""
         if version == self._latest.get(name):
-            return self.model(name, version).model_validate_json(body)
+            return self._models[(name, version)].model_validate_json(body)
         payload = json.loads(body)
         if not isinstance(payload, dict):
             raise ValueError("body is not a JSON object")

@@ -23,7 +23,12 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.events.cloudevents import MalformedCloudEventError, decode, header_map, parse_type
+from shared.events.cloudevents import (
+    MalformedCloudEventError,
+    decode_mapped,
+    header_map,
+    parse_type,
+)
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry, UnknownEventError
 from shared.messaging import batch, deadletters
@@ -262,7 +267,8 @@ class ConsumerRunner:
         return "dead-lettered"
 
     def _decode(self, msg: ConsumerRecord[Any, Any]) -> tuple[Envelope | None, Handler | None]:
-        name, version = parse_type(header_map(msg.headers).get("ce_type", ""))
+        headers = header_map(msg.headers)
+        name, version = parse_type(headers.get("ce_type", ""))
         handler = self._handlers.get(name)
         if handler is None:
             return None, None
@@ -270,7 +276,7 @@ class ConsumerRunner:
         if latest is None or version > latest:
             # a producer upgraded before this consumer (rolling deploy): wait for our upgrade
             raise StallError(f"{name} v{version} is newer than this process knows")
-        return decode(msg.headers, msg.value, self._registry), handler
+        return decode_mapped(headers, msg.value, self._registry), handler
 
     async def _raise_if_infrastructure(self, exc: Exception) -> None:
         """A fault of the database or broker, or any error while the database is unhealthy."""

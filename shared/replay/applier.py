@@ -119,19 +119,23 @@ class Applier:
         for group in projection.groups:
             for topic in group.topics:
                 self._by_topic[topic].append(group)
+        #: (topic, event name) -> the groups handling it there, with their consumer names
+        self._wanted: dict[tuple[str, str], tuple[tuple[ReplayGroup, str], ...]] = {}
 
     def decode(self, records: list[ConsumerRecord[Any, Any]]) -> list[Item]:
         """Pure work (no I/O): runs while the previous batch is in the database."""
         items: list[Item] = []
+        counts = self.counts
         for msg in records:
-            self.counts.read += 1
-            groups = self._by_topic.get(msg.topic, [])
+            counts.read += 1
             try:
                 headers = header_map(msg.headers)
                 name, version = parse_type(headers.get("ce_type", ""))
-                wanted = [g for g in groups if name in g.handlers]
+                wanted = self._wanted.get((msg.topic, name))
+                if wanted is None:
+                    wanted = self._groups_for(msg.topic, name)
                 if not wanted:
-                    self.counts.ignored += 1
+                    counts.ignored += 1
                     continue
                 latest = self._registry.latest(name)
                 if latest is None or version > latest:
@@ -141,15 +145,23 @@ class Applier:
                     )
                 env = decode_mapped(headers, msg.value, self._registry)
             except (MalformedCloudEventError, UnknownEventError) as exc:
-                self.counts.unreadable += 1  # the live consumer parks these too
+                counts.unreadable += 1  # the live consumer parks these too
                 log.warning("unreadable %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, exc)
                 continue
             if self._as_of is not None and env.occurred_at >= self._as_of:
-                self.counts.later += 1
+                counts.later += 1
                 continue
-            at = (self._topic_no[msg.topic], msg.partition, msg.offset)
-            items += [Item(g, self._prefix + g.group, env, *at) for g in wanted]
+            topic = self._topic_no[msg.topic]
+            for group, consumer in wanted:
+                items.append(Item(group, consumer, env, topic, msg.partition, msg.offset))
         return items
+
+    def _groups_for(self, topic: str, name: str) -> tuple[tuple[ReplayGroup, str], ...]:
+        groups = self._by_topic.get(topic, [])
+        wanted = tuple((g, self._prefix + g.group) for g in groups if name in g.handlers)
+        if len(self._wanted) < 1024:  # names come from the messages: keep a bounded few
+            self._wanted[(topic, name)] = wanted
+        return wanted
 
     async def apply(self, conn: AsyncConnection, items: list[Item]) -> None:
         """In the caller's transaction: the batch in one savepoint, else event by event."""

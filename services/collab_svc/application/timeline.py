@@ -67,11 +67,12 @@ Fields = tuple[UUID, str, str, str | None, str | None, datetime]
 
 def _fields(env: Envelope) -> Fields | None:
     """Event id, account, kind, region, actor and business time of the event's entry, if any."""
-    kind = KINDS.get(env.name)
-    account_id = getattr(env.event, "account_id", None)
+    event = env.event
+    kind = KINDS.get(event.event_name)
+    account_id = getattr(event, "account_id", None)
     if kind is None or not isinstance(account_id, str):
         return None
-    region, actor = _region_and_actor(env.event)
+    region, actor = _region_and_actor(event)
     # the command's metadata names the acting member's region where the event does not
     return (
         env.event_id,
@@ -79,7 +80,7 @@ def _fields(env: Envelope) -> Fields | None:
         kind,
         region or env.metadata.region,
         actor or env.metadata.actor,
-        env.occurred_at,
+        event.occurred_at,
     )
 
 
@@ -136,11 +137,14 @@ async def rebuild_many(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> 
     backfilling after ends where the event-by-event order ends. It takes no account locks:
     a rebuild writes tables no other transaction touches.
     """
-    rows = [r for r in (row_for(env) for env in envelopes) if r is not None]
+    rows = []
+    changed: set[str] = set()
+    for env in envelopes:
+        if env.event.event_name in GROUP_CHANGES:
+            changed.add(getattr(env.event, "account_id", ""))
+        elif (row := row_for(env)) is not None:
+            rows.append(row)
     if rows:
         await Timeline(conn).copy_many(rows)
-    changed = sorted(
-        {getattr(env.event, "account_id", "") for env in envelopes if env.name in GROUP_CHANGES}
-    )
     if changed:
-        await Timeline(conn).backfill_groups(changed)
+        await Timeline(conn).backfill_groups(sorted(changed))

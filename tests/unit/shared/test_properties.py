@@ -106,6 +106,31 @@ class TestCloudEventsCodec:
             # only a well-formed type name of an event this process does not know
             parse_type(garbage.decode())
 
+    @PROPERTY
+    @given(
+        st.uuids()
+        .map(str)
+        .flatmap(
+            lambda u: st.sampled_from(
+                [u, u.upper(), u.replace("-", ""), f"{{{u}}}", f"urn:uuid:{u}", f" {u}", u[1:]]
+            )
+        )
+        | st.text("0123456789abcdefABCDEF-{}_ :nru", min_size=30, max_size=46)
+    )
+    def test_the_event_id_is_read_as_a_uuid_is_read_or_refused(self, ce_id: str) -> None:
+        record = encode(_sample(), SOURCE)
+        headers = [(k, ce_id.encode() if k == "ce_id" else v) for k, v in record.headers]
+        try:
+            expected: uuid.UUID | None = uuid.UUID(ce_id)
+        except ValueError:
+            expected = None
+
+        if expected is None:
+            with pytest.raises(MalformedCloudEventError):
+                decode(headers, record.value, global_registry)
+        else:
+            assert decode(headers, record.value, global_registry).event_id == expected
+
 
 def _sample() -> Envelope:
     event = ev.StageAdvanced(
