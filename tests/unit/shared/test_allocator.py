@@ -8,6 +8,7 @@ off. Each case runs in a fresh interpreter: the allocator's state is per process
 
 from __future__ import annotations
 
+import gc
 import platform
 import subprocess
 import sys
@@ -82,3 +83,22 @@ def test_serve_fixes_the_threshold_from_the_setting(monkeypatch: pytest.MonkeyPa
     serve_module.serve("pipeline", "api")
     assert calls[0] == ("mallopt", 192 * KIB)
     assert calls[1][0] == "run"
+
+
+def test_serve_hands_what_startup_built_to_the_permanent_generation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frozen: list[int] = []
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@127.0.0.1:1/x")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setattr(serve_module, "set_mmap_threshold", lambda n: None)
+    monkeypatch.setattr(serve_module, "configure_logging", lambda *a: None)
+    monkeypatch.setattr(
+        serve_module.uvicorn, "run", lambda app, **kw: frozen.append(gc.get_freeze_count())
+    )
+    gc.unfreeze()
+    try:
+        serve_module.serve("pipeline", "api")
+    finally:
+        gc.unfreeze()
+    assert frozen and frozen[0] > 10_000, "the app's objects were frozen before uvicorn ran"
