@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.pipeline_svc.bootstrap import MIGRATIONS
+from shared.contracts.pipeline import ActivityLogged
 from shared.db import make_engine, migrate
+from shared.events.envelope import Envelope, Metadata
 from shared.settings import Settings
 from tests.infra import unique_name
 
@@ -88,3 +92,35 @@ async def eventually(
             return value
         await asyncio.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {value!r})")
+
+
+def envelope(
+    summary: str = "",
+    account: str = "acct-1",
+    at: datetime | None = None,
+    opportunity: str = "o-1",
+) -> Envelope:
+    """A stored `ActivityLogged` of `opportunity` (a call by rep-1 of east), as a consumer gets it."""
+    at = at or datetime.now(UTC)
+    event = ActivityLogged(
+        occurred_at=at,
+        opportunity_id=opportunity,
+        account_id=account,
+        activity_id=str(uuid.uuid4()),
+        kind="call",
+        customer_facing=True,
+        stage="lead",
+        actor_id="rep-1",
+        actor_region="east",
+        summary=summary,
+    )
+    return Envelope(
+        event_id=uuid.uuid4(),
+        stream_id=f"opportunity-{opportunity}",
+        stream_type="opportunity",
+        version=1,
+        event=event,
+        recorded_at=at,
+        key=account,
+        metadata=Metadata(actor="rep-1"),
+    )

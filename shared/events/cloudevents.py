@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +29,6 @@ EXTENSIONS = {
 }
 REQUIRED = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 _REQUIRED = frozenset(REQUIRED)
-#: parsed `ce_type`s: a topic carries a handful, and every message names one
-_TYPES: dict[str, tuple[str, int]] = {}
-_TYPES_KEPT = 1024
 
 
 class MalformedCloudEventError(ValueError):
@@ -109,18 +107,9 @@ def encode_stored(f: StoredFields, body: bytes, source: str) -> KafkaRecord:
     return KafkaRecord(key=f.key.encode(), value=body, headers=headers)
 
 
+@functools.lru_cache(maxsize=1024)  # a topic carries a handful, and every message names one
 def parse_type(ce_type: str) -> tuple[str, int]:
     """`sightline.pipeline.ActivityLogged.v1` -> ("ActivityLogged", 1)."""
-    known = _TYPES.get(ce_type)
-    if known is not None:
-        return known
-    parsed = _parse_type(ce_type)
-    if len(_TYPES) < _TYPES_KEPT:
-        _TYPES[ce_type] = parsed
-    return parsed
-
-
-def _parse_type(ce_type: str) -> tuple[str, int]:
     parts = ce_type.split(".")
     if len(parts) != 4 or parts[0] != "sightline" or not parts[3].startswith("v"):
         raise MalformedCloudEventError(f"unexpected ce_type {ce_type!r}")

@@ -113,7 +113,7 @@ async def apply(
     counts["ignored"] = len(items) - len(wanted)
     if not wanted:
         return counts
-    ids = list(dict.fromkeys(str(i.envelope.event_id) for i in wanted if i.envelope))
+    ids = list(dict.fromkeys(str(i.envelope.event_id) for i in wanted if i.envelope is not None))
     claimed = {
         str(row.event_id)
         for row in await conn.execute(CLAIM_MANY, {"consumer": consumer, "ids": ids})

@@ -212,7 +212,7 @@ class ConsumerRunner:
                 return
         for item in run.items:
             try:
-                await self.process(item.msg, producer)
+                await self._process_decoded(item, producer)
             except StallError as stall:
                 stall.offset = item.msg.offset
                 raise
@@ -234,6 +234,11 @@ class ConsumerRunner:
             envelope, handler = self._decode(msg)
         except (MalformedCloudEventError, UnknownEventError) as exc:
             return await self._park(msg, producer, exc)
+        return await self._process_decoded(batch.Item(msg, envelope, handler), producer)
+
+    async def _process_decoded(self, item: batch.Item, producer: AIOKafkaProducer) -> str:
+        """`process` for a message already decoded (as every message of a run is)."""
+        msg, envelope, handler = item.msg, item.envelope, item.handler
         if handler is None or envelope is None:
             EVENTS_CONSUMED.labels(self.group_id, "ignored").inc()
             return "ignored"

@@ -17,6 +17,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.store import driver as raw
 from shared.store.schema import OUTBOX_CHANNEL
 
 # Candidates in order, skipping parked rows and every later row of a parked row's key; the
@@ -33,8 +34,8 @@ PENDING = (
     "  FROM events e WHERE published_at IS NULL AND parked_at IS NULL AND NOT EXISTS ("
     "   SELECT 1 FROM events p WHERE p.parked_at IS NOT NULL AND p.published_at IS NULL"
     "   AND p.partition_key = e.partition_key AND p.global_id < e.global_id)"
-    "  ORDER BY global_id LIMIT $1) c) batch"
-    " WHERE n = 1 OR running <= $2 ORDER BY global_id"
+    "  ORDER BY global_id LIMIT :limit) c) batch"
+    " WHERE n = 1 OR running <= :max_bytes ORDER BY global_id"
 )
 PARK = text(
     "UPDATE events SET parked_at = now(), park_error = :error"
@@ -81,7 +82,7 @@ async def pending(
     and whether more may be waiting behind them (False: these were all there was).
 
     One statement on the relay's own connection, outside any transaction."""
-    records = await conn.fetch(PENDING, limit, max_bytes)
+    records = await raw.fetch(conn, PENDING, {"limit": limit, "max_bytes": max_bytes})
     rows = [PendingRow(*r[:-1]) for r in records]
     more = bool(records) and (
         records[0]["candidates"] >= limit or len(rows) < records[0]["candidates"]

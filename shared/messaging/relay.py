@@ -42,6 +42,7 @@ from shared.messaging.kafka import (
 )
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, PUBLISH_LATENCY
 from shared.settings import Settings
+from shared.store import driver as raw
 from shared.store.schema import OUTBOX_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ RELAY_LOCK = 7_341_002
 BROKER_CHECK_EVERY_S = 5.0
 
 BACKLOG_EVERY_S = 5.0
-MARK = "UPDATE events SET published_at = now() WHERE global_id = ANY($1::bigint[])"
+MARK = "UPDATE events SET published_at = now() WHERE global_id = ANY(CAST(:ids AS bigint[]))"
 BACKLOG = text("SELECT count(*) FROM events WHERE published_at IS NULL AND parked_at IS NULL")
 ANY_PUBLISHED = text("SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NOT NULL)")
 REPUBLISH_ALL = text("UPDATE events SET published_at = NULL WHERE published_at IS NOT NULL")
@@ -192,7 +193,7 @@ class OutboxRelay:
 
     def _record(self, row: outbox.PendingRow, source: str) -> tuple[str, KafkaRecord]:
         model = self._registry.model(row.event_name, row.event_version)
-        meta = row.metadata if isinstance(row.metadata, dict) else json.loads(row.metadata)
+        meta = json.loads(row.metadata)
         fields = StoredFields(
             event_id=str(row.event_id),
             type_name=model.type_name(),
@@ -291,7 +292,7 @@ class OutboxRelay:
                     error,
                 )
             if sent:
-                await conn.execute(MARK, [r.global_id for r in sent])
+                await raw.execute(conn, MARK, {"ids": [r.global_id for r in sent]})
             self._observe(sent)
             sent_total += len(sent)
             if not sent and not parked and not refused:

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import importlib
 import logging
+from typing import get_args
 
 import uvicorn
 
@@ -23,7 +24,7 @@ from shared.settings import Role, Settings
 SERVICES = ("pipeline", "scoring", "alert", "collab")
 
 
-ROLES: tuple[Role, ...] = ("api", "worker", "all")
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 def _settings(service: str, role: str | None = None) -> Settings:

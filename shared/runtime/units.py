@@ -61,10 +61,12 @@ def plan_units(
     index (the worker 100 above); `SIGHTLINE_<SVC>_PORT` / `SIGHTLINE_<SVC>_WORKER_PORT`
     (read through `get`); the service's default port (the worker 100 above its api).
     """
+    ports = ports or {}
+    worker_ports = worker_ports or {}
     units: dict[str, Unit] = {}
     for index, svc in enumerate(services):
-        if svc in (ports or {}):
-            port = (ports or {})[svc]
+        if svc in ports:
+            port = ports[svc]
         elif base_port is not None:
             port = base_port + index
         else:
@@ -72,8 +74,8 @@ def plan_units(
         for role in roles:
             if role != "worker":
                 unit = Unit(svc, role, port)
-            elif svc in (worker_ports or {}):
-                unit = Unit(svc, role, (worker_ports or {})[svc])
+            elif svc in worker_ports:
+                unit = Unit(svc, role, worker_ports[svc])
             else:
                 explicit = (
                     None if base_port is not None else get(f"SIGHTLINE_{svc.upper()}_WORKER_PORT")

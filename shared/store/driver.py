@@ -44,3 +44,9 @@ async def fetch(driver: Any, sql: str, params: Mapping[str, Any]) -> list[Any]:
 async def fetchval(driver: Any, sql: str, params: Mapping[str, Any]) -> Any:
     query, args = _args(sql, params)
     return await driver.fetchval(query, *args)
+
+
+async def execute(driver: Any, sql: str, params: Mapping[str, Any]) -> str:
+    query, args = _args(sql, params)
+    status: str = await driver.execute(query, *args)
+    return status

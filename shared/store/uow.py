@@ -79,12 +79,11 @@ class SqlUnitOfWork:
         try:
             if not self._committed:
                 await tx.rollback()
-        except Exception:
+        except BaseException as exc:
             # a failed commit or a broken connection: nothing of the unit was kept, and the
             # pool must not hand the connection out again, whatever state it is in
             await conn.invalidate()
-        except BaseException:
-            await conn.invalidate()
-            raise
+            if not isinstance(exc, Exception):
+                raise
         finally:
             await conn.close()

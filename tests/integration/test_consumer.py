@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,42 +12,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import shared.contracts  # noqa: F401
-from shared.contracts.pipeline import ActivityLogged
 from shared.events.cloudevents import encode
-from shared.events.envelope import Envelope, Metadata
+from shared.events.envelope import Envelope
 from shared.events.registry import registry
 from shared.messaging.consumer import ConsumerRunner
 from shared.messaging.kafka import ensure_topics
 from shared.observability import EVENTS_CONSUMED
 from tests.infra import unique_name
-from tests.support import eventually, header, migrated_engine, read_topic, settings_for
+from tests.support import envelope, eventually, header, migrated_engine, read_topic, settings_for
 
 pytestmark = pytest.mark.integration
-
-
-def envelope(summary: str, account: str = "acct-1") -> Envelope:
-    event = ActivityLogged(
-        occurred_at=datetime.now(UTC),
-        opportunity_id="o-1",
-        account_id=account,
-        activity_id=str(uuid.uuid4()),
-        kind="call",
-        customer_facing=True,
-        stage="lead",
-        actor_id="rep-1",
-        actor_region="east",
-        summary=summary,
-    )
-    return Envelope(
-        event_id=uuid.uuid4(),
-        stream_id="opportunity-o-1",
-        stream_type="opportunity",
-        version=1,
-        event=event,
-        recorded_at=datetime.now(UTC),
-        key=account,
-        metadata=Metadata(actor="rep-1"),
-    )
 
 
 async def record_summary(conn: AsyncConnection, env: Envelope) -> None:

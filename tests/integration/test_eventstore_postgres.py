@@ -409,18 +409,19 @@ class TestUnitOfWorkEventStore(EventStoreContract):
     async def test_a_connection_goes_back_to_the_pool_outside_any_transaction(
         self, backend: UnitOfWorkBackend
     ) -> None:
-
-        async def fail_inside() -> None:
-            async with SqlUnitOfWork(backend.engine, registry, backend.clock) as uow:
-                assert uow.driver.is_in_transaction()
-                raise RuntimeError
-
-        for _ in range(3):  # a pool of several connections: each is checked out again
-            with pytest.raises(RuntimeError):
-                await fail_inside()
+        units = [SqlUnitOfWork(backend.engine, registry, backend.clock) for _ in range(3)]
+        drivers = []
+        for uow in units:  # three at once: three connections of the pool
+            await uow.__aenter__()
+            assert uow.driver.is_in_transaction()
+            drivers.append(uow.driver)
+        for uow in units:
+            await uow.__aexit__(RuntimeError, RuntimeError("the handler failed"), None)
+        assert len({id(d) for d in drivers}) == 3
+        assert not any(d.is_in_transaction() for d in drivers)
         async with backend.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None and not driver.is_in_transaction()
+            assert driver in drivers and not driver.is_in_transaction()
             # SQLAlchemy's own transactions on the same pool still begin and roll back
             async with conn.begin() as tx:
                 await conn.execute(text("INSERT INTO uow_probe (k) VALUES ('plain')"))

@@ -4,7 +4,6 @@ written — on a projection with no natural dedupe (a serial key, no unique even
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import shared.contracts  # noqa: F401
-from shared.contracts.pipeline import ActivityLogged
 from shared.db import make_engine
 from shared.events.cloudevents import encode
-from shared.events.envelope import Envelope, Metadata
+from shared.events.envelope import Envelope
 from shared.events.registry import registry
 from shared.messaging.consumer import ConsumerRunner
 from shared.messaging.kafka import ensure_topics
@@ -27,40 +25,16 @@ from shared.replay.rebuild import Rebuild, ReplayOptions
 from shared.replay.spec import Projection, ReplayGroup
 from shared.settings import Settings
 from tests.infra import unique_name
-from tests.support import eventually, migrated_engine, settings_for
+from tests.support import envelope, eventually, migrated_engine, settings_for
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def envelope(summary: str, account: str, at: datetime = T0) -> Envelope:
-    event = ActivityLogged(
-        occurred_at=at,
-        opportunity_id=f"o-{account}",
-        account_id=account,
-        activity_id=str(uuid.uuid4()),
-        kind="call",
-        customer_facing=True,
-        stage="lead",
-        actor_id="rep-1",
-        actor_region="east",
-        summary=summary,
-    )
-    return Envelope(
-        event_id=uuid.uuid4(),
-        stream_id=f"opportunity-o-{account}",
-        stream_type="opportunity",
-        version=1,
-        event=event,
-        recorded_at=at,
-        key=account,
-        metadata=Metadata(actor="rep-1"),
-    )
-
-
 def batch(label: str, count: int) -> list[Envelope]:
     return [
-        envelope(f"{label}-{i}", f"acct-{i % 7}", T0 + timedelta(minutes=i)) for i in range(count)
+        envelope(f"{label}-{i}", f"acct-{i % 7}", T0 + timedelta(minutes=i), f"o-acct-{i % 7}")
+        for i in range(count)
     ]
 
 
@@ -170,7 +144,7 @@ async def test_events_sent_during_the_replay_are_applied_once_and_the_poison_sta
         batch("c", 200),
         batch("d", 50),
     )
-    poison = envelope("explode", "acct-0")
+    poison = envelope("explode", "acct-0", T0, "o-acct-0")
     await send(settings, [*before, poison])
     consumer = asyncio.create_task(live.run())
     replay_engine = make_engine(settings.database_url or "", pool_size=2)

@@ -80,6 +80,7 @@ def test_serve_fixes_the_threshold_from_the_setting(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(serve_module, "set_mmap_threshold", lambda n: calls.append(("mallopt", n)))
     monkeypatch.setattr(serve_module, "configure_logging", lambda *a: None)
     monkeypatch.setattr(serve_module.uvicorn, "run", lambda app, **kw: calls.append(("run", kw)))
+    monkeypatch.setattr(serve_module.gc, "freeze", lambda: None)  # not the test session's heap
     serve_module.serve("pipeline", "api")
     assert calls[0] == ("mallopt", 192 * KIB)
     assert calls[1][0] == "run"

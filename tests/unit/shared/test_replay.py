@@ -3,7 +3,6 @@ decoding a batch, the report, and each service's plan against the groups it runs
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,10 +16,9 @@ from typer.testing import CliRunner
 import shared.contracts  # noqa: F401 - registers the event catalogue
 from shared.cli import app
 from shared.clock import SystemClock
-from shared.contracts.pipeline import ActivityLogged
 from shared.db import make_engine
 from shared.events.cloudevents import encode
-from shared.events.envelope import Envelope, Metadata
+from shared.events.envelope import Envelope
 from shared.events.registry import registry
 from shared.replay.applier import Applier, Counts, ReplayError
 from shared.replay.progress import Lines
@@ -38,6 +36,7 @@ from shared.replay.spec import (
 from shared.replay.workers import share
 from shared.replay_cli import parse_as_of, report
 from shared.settings import Settings
+from tests.support import envelope
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -101,21 +100,6 @@ def test_as_of_keeps_an_offset_and_reads_a_bare_value_in_the_organisation_time_z
         parse_as_of("last tuesday", TZ)
 
 
-def activity(at: datetime) -> Envelope:
-    event = ActivityLogged(
-        occurred_at=at,
-        opportunity_id="o-1",
-        account_id="a-1",
-        activity_id=str(uuid.uuid4()),
-        kind="call",
-        customer_facing=True,
-        stage="lead",
-        actor_id="rep-1",
-        actor_region="east",
-    )
-    return Envelope(uuid.uuid4(), "opportunity-o-1", "opportunity", 1, event, at, "a-1", Metadata())
-
-
 def record(topic: str, value: bytes, headers: list[tuple[str, bytes]]) -> ConsumerRecord[Any, Any]:
     return ConsumerRecord(topic, 0, 7, 0, 0, b"k", value, None, len(value), 0, tuple(headers))
 
@@ -133,13 +117,15 @@ def test_decoding_keeps_what_the_groups_handle_before_as_of_and_counts_the_rest(
     )
     applier = Applier(plan, registry, "replay_x", "p.", as_of=datetime(2026, 10, 1, tzinfo=UTC))
     early, late = (
-        activity(datetime(2026, 9, 1, tzinfo=UTC)),
-        activity(datetime(2026, 10, 2, tzinfo=UTC)),
+        envelope(account="a-1", at=datetime(2026, 9, 1, tzinfo=UTC)),
+        envelope(account="a-1", at=datetime(2026, 10, 2, tzinfo=UTC)),
     )
     garbage = record(
         "p.pipeline.events", b"{", [("ce_type", b"sightline.pipeline.ActivityLogged.v1")]
     )
-    other_topic = as_record(activity(datetime(2026, 9, 1, tzinfo=UTC)), "p.collab.events")
+    other_topic = as_record(
+        envelope(account="a-1", at=datetime(2026, 9, 1, tzinfo=UTC)), "p.collab.events"
+    )
 
     items = applier.decode([as_record(early), as_record(late), garbage, other_topic])
 
@@ -150,7 +136,9 @@ def test_decoding_keeps_what_the_groups_handle_before_as_of_and_counts_the_rest(
 
 def test_an_event_newer_than_this_installation_stops_the_replay() -> None:
     applier = Applier(Projection("f", ("f",), (group("svc-a"),)), registry, "replay_x", "")
-    rec = encode(activity(datetime(2026, 9, 1, tzinfo=UTC)), "/sightline/pipeline")
+    rec = encode(
+        envelope(account="a-1", at=datetime(2026, 9, 1, tzinfo=UTC)), "/sightline/pipeline"
+    )
     headers = [
         (k, b"sightline.pipeline.ActivityLogged.v9" if k == "ce_type" else v)
         for k, v in rec.headers
