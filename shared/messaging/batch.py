@@ -9,7 +9,7 @@ own offset and nothing after it overtakes it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -24,7 +24,7 @@ from shared.messaging.faults import StallError
 
 Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 #: applies several events at once (one multi-row statement); called in offset order
-BatchHandler = Callable[[AsyncConnection, list[Envelope]], Awaitable[None]]
+BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[None]]
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
 Decode = Callable[[Record], tuple[Envelope | None, Handler | None]]
 CLAIM_MANY = text(

@@ -93,6 +93,11 @@ class ConsumerRunner:
             engine, self.group_id, self._decode, self._apply, self._database_healthy
         )
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics the group consumes (its dead-letter topic aside)."""
+        return tuple(self._topics)
+
     async def run(self) -> None:
         attempt = 0
         try:

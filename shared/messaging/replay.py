@@ -12,12 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.events.envelope import Envelope
 from shared.messaging import deadletters
-from shared.messaging.batch import Handler
+from shared.messaging.batch import Decode, Handler
 from shared.messaging.faults import StallError, is_transient
 
 log = logging.getLogger(__name__)
 AfterApply = Callable[[AsyncConnection], Awaitable[None]]
-Decode = Callable[[ConsumerRecord[Any, Any]], tuple[Envelope | None, Handler | None]]
 #: applies one event through the inbox, then `after` in the same transaction
 Apply = Callable[[Handler, Envelope, AfterApply | None], Awaitable[str]]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -33,6 +33,7 @@ from shared.events.cloudevents import (
 from shared.events.envelope import Envelope
 from shared.events.registry import EventRegistry, UnknownEventError
 from shared.messaging.faults import is_transient
+from shared.replay.bulk import copy_rows
 from shared.replay.spec import Projection, ReplayGroup
 from shared.replay.tables import APPLIED, CLAIM_COLUMNS, q
 
@@ -65,8 +66,9 @@ class Counts:
 
     def add(self, other: Counts) -> None:
         """Another worker's counts into these."""
-        for name in ("read", "applied", "duplicates", "ignored", "later", "unreadable", "failed"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for f in fields(self):
+            if f.name != "failures":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         self.failures += other.failures
 
     def failed_ids(self) -> dict[str, list[str]]:
@@ -114,7 +116,7 @@ class Applier:
             bindparam("partitions", type_=ARRAY(Integer())),
             bindparam("offsets", type_=ARRAY(BigInteger())),
         )
-        self._topic_no = {topic: n for n, topic in enumerate(projection.topics)}
+        self._topic_no = projection.topic_numbers
         self._by_topic: dict[str, list[ReplayGroup]] = defaultdict(list)
         for group in projection.groups:
             for topic in group.topics:
@@ -237,11 +239,7 @@ class Applier:
         rows = [(i.consumer, i.envelope.event_id, i.topic, i.partition, i.offset) for i in items]
         try:
             async with conn.begin_nested():
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
-                await driver.copy_records_to_table(
-                    APPLIED, records=rows, columns=CLAIM_COLUMNS, schema_name=self._schema
-                )
+                await copy_rows(conn, APPLIED, CLAIM_COLUMNS, rows, schema=self._schema)
             return items
         except IntegrityError:
             pass

@@ -13,11 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def copy_rows(
-    conn: AsyncConnection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: AsyncConnection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    schema: str | None = None,
 ) -> None:
-    """COPY `rows` into `table`, named as the handlers name it (resolved by the search_path)."""
+    """COPY `rows` into `table`, named as the handlers name it (resolved by the search_path),
+    or in `schema` when given."""
     if not rows:
         return
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table(table, records=rows, columns=list(columns))
+    await driver.copy_records_to_table(
+        table, records=rows, columns=list(columns), schema_name=schema
+    )

@@ -279,11 +279,11 @@ class Rebuild:
         below that offset it applied (its inbox has it) or parked; the rest is ours to hand
         over. Read with the locks held, so the groups cannot go further meanwhile."""
         found = []
+        number = self._projection.topic_numbers
         for group in self._projection.groups:
             consumer = self._settings.topic_prefix + group.group
             tps = [tp for tp in self._reader.positions if tp.topic in group.topics]
             committed = await committed_offsets(admin, consumer, tps)
-            number = {topic: n for n, topic in enumerate(self._projection.topics)}
             found += [
                 (consumer, number[tp.topic], tp.partition, committed.get(tp, 0)) for tp in tps
             ]

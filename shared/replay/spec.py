@@ -10,18 +10,11 @@ it would repeat or distort those effects.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from shared.messaging.batch import BatchHandler, Handler
 
-from shared.events.envelope import Envelope
-
-Handler = Callable[[AsyncConnection, Envelope], Awaitable[None]]
-#: a rebuild's bulk handler: the same effect as the handlers applied one by one in order, given
-#: events it has not seen (each once: the replay claims them) and tables only the replay fills,
-#: so it may COPY (shared.replay.bulk) where a live handler would have to upsert
-BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[None]]
 _SAFE = re.compile(r"[^a-z0-9_]")
 
 
@@ -40,6 +33,9 @@ class ReplayGroup:
     group: str
     topics: tuple[str, ...]
     handlers: Mapping[str, Handler]
+    #: a rebuild's bulk handler: the same effect as the handlers applied one by one in order,
+    #: given events it has not seen (each once: the replay claims them) and tables only the
+    #: replay fills, so it may COPY (shared.replay.bulk) where a live handler would have to upsert
     batch: BatchHandler | None = None
 
 
@@ -52,6 +48,11 @@ class Projection:
     @property
     def topics(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for g in self.groups for t in g.topics))
+
+    @property
+    def topic_numbers(self) -> dict[str, int]:
+        """Each topic's place in `topics` (the small number a claim stores for it)."""
+        return {topic: n for n, topic in enumerate(self.topics)}
 
     @property
     def group_names(self) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,7 +48,7 @@ class ConflictPolicy:
             for pending in await ConflictViews(conn).take_pending(e.account_id):
                 await self.judge(conn, pending.activity, pending.event_id, pending.correlation_id)
 
-    async def handle_many(self, conn: AsyncConnection, envs: list[Envelope]) -> None:
+    async def handle_many(self, conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
         """Consumer batch handler: every account the batch touches is locked first, in the one
         order `handle` uses, so two batches over the same accounts cannot deadlock."""
         accounts: set[str] = set()

@@ -19,11 +19,6 @@ COLLAB_FACTS = (
 )
 
 
-async def record_fact(conn: AsyncConnection, env: Envelope) -> None:
-    """One event (a replay's one-at-a-time fallback): a redelivery changes nothing."""
-    await facts.save_many(conn, [env])
-
-
 async def record_facts(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
     """The consumer's batch (its inbox rows claimed in the same transaction), in one statement."""
     await facts.save_many(conn, envs)

@@ -21,6 +21,7 @@ from shared.messaging.consumer import ConsumerRunner
 from shared.messaging.kafka import ensure_topics
 from shared.replay.applier import ReplayError
 from shared.replay.bulk import copy_rows
+from shared.replay.progress import Silent
 from shared.replay.rebuild import Rebuild, ReplayOptions
 from shared.replay.spec import Projection, ReplayGroup
 from shared.settings import Settings
@@ -107,18 +108,12 @@ async def rows(engine: AsyncEngine, sql: str) -> list[Any]:
         return list(await conn.execute(text(sql)))
 
 
-class Hooks:
+class Hooks(Silent):
     """A progress sink that tells the test when the replay reads and when it swaps."""
 
     def __init__(self) -> None:
         self.reading = asyncio.Event()
         self.swapping = asyncio.Event()
-
-    def begin(self, label: str, total: int) -> None:
-        pass
-
-    def grow(self, more: int) -> None:
-        pass
 
     def advance(self, done: int) -> None:
         self.reading.set()
@@ -126,9 +121,6 @@ class Hooks:
     def phase(self, text: str) -> None:
         if text.startswith("swapping"):
             self.swapping.set()
-
-    def end(self) -> None:
-        pass
 
 
 async def test_events_sent_during_the_replay_are_applied_once_and_the_poison_stays_parked(

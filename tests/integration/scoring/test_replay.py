@@ -21,6 +21,7 @@ from shared.clock import SystemClock
 from shared.db import make_engine
 from shared.events.base import DomainEvent
 from shared.events.registry import registry
+from shared.replay.progress import Silent
 from shared.replay.rebuild import Rebuild, ReplayOptions, ReplayResult
 from shared.settings import Settings
 from tests.conftest import ROOT
@@ -91,28 +92,16 @@ async def test_after_a_full_replay_the_facts_scores_and_kpis_are_the_same(api: A
         assert archived.scalar() == len(events), "the replaced table is kept for a rollback"
 
 
-class SendWhileReading:
+class SendWhileReading(Silent):
     """Progress sink that publishes more events as soon as the replay has read its first batch."""
 
     def __init__(self, api: Api, events: list[DomainEvent]) -> None:
         self._api, self._events = api, events
         self.sent: asyncio.Task[None] | None = None
 
-    def begin(self, label: str, total: int) -> None:
-        pass
-
-    def grow(self, more: int) -> None:
-        pass
-
     def advance(self, done: int) -> None:
         if self.sent is None:
             self.sent = asyncio.create_task(self._api.publish(self._events))
-
-    def phase(self, text: str) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
 
 
 async def test_events_sent_while_the_replay_runs_are_neither_lost_nor_doubled(api: Api) -> None:
@@ -147,7 +136,6 @@ async def test_as_of_keeps_a_past_view_beside_untouched_live_tables(api: Api) ->
         api.settings, "scoring", "--as-of", "2026-10-15"
     )  # org time zone: Shanghai
     assert code == 0, err
-    print(out, err)
     found = re.search(r"(asof_scoring_facts_\w+)\.scoring_facts", out)
     assert found is not None, out
     schema = found.group(1)

@@ -10,11 +10,12 @@ from services.scoring_svc.application.project import (
     COLLAB_FACTS,
     PIPELINE_FACTS,
     copy_facts,
-    record_fact,
+    record_facts,
 )
 from services.scoring_svc.entrypoints.consumers.runners import COLLAB_GROUP, PIPELINE_GROUP
 from shared.clock import Clock
 from shared.events.registry import EventRegistry
+from shared.messaging.consumer import one_at_a_time
 from shared.replay.spec import Projection, ReplayGroup, ReplayPlan
 from shared.settings import Settings
 
@@ -27,13 +28,13 @@ def plan(settings: Settings, registry: EventRegistry, clock: Clock) -> ReplayPla
             ReplayGroup(
                 PIPELINE_GROUP,
                 (settings.topic("pipeline"),),
-                dict.fromkeys(PIPELINE_FACTS, record_fact),
+                dict.fromkeys(PIPELINE_FACTS, one_at_a_time(record_facts)),
                 copy_facts,
             ),
             ReplayGroup(
                 COLLAB_GROUP,
                 (settings.topic("collab"),),
-                dict.fromkeys(COLLAB_FACTS, record_fact),
+                dict.fromkeys(COLLAB_FACTS, one_at_a_time(record_facts)),
                 copy_facts,
             ),
         ),
