@@ -46,7 +46,6 @@ from shared.settings import Settings
 NAME = "apply"
 TITLE = "Consumer apply rate: one event per transaction vs batched"
 ACCOUNTS = 50
-PARTITIONS = 6
 BATCH_MAX = Settings.model_fields["consumer_batch_max"].default
 #: no progress for this long ends a run as failed
 STALL_S = 60.0
@@ -125,7 +124,7 @@ async def _raw_consume(bootstrap: str, topic: str, total: int) -> float:
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        tps = [TopicPartition(topic, p) for p in range(seed.PARTITIONS)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen = 0
@@ -144,7 +143,7 @@ async def _inbox_count(engine: AsyncEngine) -> int:
 
 
 async def _apply(ctx: BenchContext, mode: Mode, topic: str, total: int) -> dict[str, Any]:
-    url = await ctx.database(f"rb{uuid.uuid4().hex[:6]}")
+    url = await ctx.database(f"apply{uuid.uuid4().hex[:6]}")
     engine = make_engine(url, pool_size=4)
     try:
         await migrate(engine, mode.migrations)
@@ -154,14 +153,14 @@ async def _apply(ctx: BenchContext, mode: Mode, topic: str, total: int) -> dict[
                 "DATABASE_URL": url,
                 "KAFKA_BOOTSTRAP_SERVERS": ctx.infra.bootstrap,
                 "topic_prefix": ctx.infra.topic_prefix,
-                "topic_partitions": PARTITIONS,
+                "topic_partitions": seed.PARTITIONS,
             }
         )
         runner = ConsumerRunner(
             engine,
             settings,
             registry,
-            f"bench-rebuild-{uuid.uuid4().hex[:8]}",
+            f"bench-apply-{uuid.uuid4().hex[:8]}",
             [topic],
             mode.handlers,
             batch_handlers=mode.batch_handlers,
@@ -203,14 +202,14 @@ async def _apply(ctx: BenchContext, mode: Mode, topic: str, total: int) -> dict[
 
 async def run(ctx: BenchContext) -> Section:
     total = ctx.config.apply_events
-    topic = f"{ctx.infra.topic_prefix}rebuild-{uuid.uuid4().hex[:6]}.events"
-    await ensure_topics(ctx.infra.bootstrap, [topic], PARTITIONS)
+    topic = f"{ctx.infra.topic_prefix}apply-{uuid.uuid4().hex[:6]}.events"
+    await ensure_topics(ctx.infra.bootstrap, [topic], seed.PARTITIONS)
     end = datetime.now(UTC)
     per_account = -(-total // ACCOUNTS)
     backlog = [
         env
         for a in range(ACCOUNTS)
-        for env in history.envelopes(f"bench-rebuild-{a}", per_account, end)
+        for env in history.envelopes(f"bench-apply-{a}", per_account, end)
     ][:total]
     ctx.log(f"apply: publishing {len(backlog)} pipeline events on {topic}")
     await seed.publish(ctx.infra.bootstrap, topic, backlog, "/sightline/pipeline")

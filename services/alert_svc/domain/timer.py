@@ -50,13 +50,13 @@ def step(rule: RuleDefinition, running: Timer | None, subject: Subject, event: D
     cancels = any(m.matches(event) for m in rule.cancel_on)
     starts = any(m.matches(event) for m in rule.start_on)
     resets = running is not None and any(m.matches(event) for m in rule.reset_on)
-    if (starts or resets) and subject.satisfies(rule.when):
+    watched = subject.satisfies(rule.when)
+    if (starts or resets) and watched:
         return Step(Timer(at, at + rule.duration), cleared=True, changed=True)
-    if cancels or starts or resets:
+    if cancels or starts or resets or (running is not None and not watched):
+        # cancelled, or the deal no longer is what the rule watches (e.g. it left the stages in
+        # `when`): a running timer ends
         return Step(None, cleared=True, changed=running is not None)
-    if running is not None and not subject.satisfies(rule.when):
-        # the deal no longer is what the rule watches (e.g. it left the stages in `when`)
-        return Step(None, cleared=True, changed=True)
     return Step(running, cleared=False, changed=False)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.collab_svc.adapters.accounts import AccountViews
 from services.collab_svc.adapters.conflicts import ConflictViews
-from services.collab_svc.adapters.locks import lock_account, lock_accounts
+from services.collab_svc.adapters.locks import lock_accounts
 from services.collab_svc.adapters.requests import RequestViews
 from services.collab_svc.domain import conflicts
 from shared.clock import Clock
@@ -32,35 +32,39 @@ class ConflictPolicy:
         self._registry = registry
         self._clock = clock
 
-    async def handle(self, conn: AsyncConnection, env: Envelope) -> None:
+    @staticmethod
+    def _accounts(env: Envelope) -> set[str]:
+        """The accounts handling `env` touches, so locked first."""
         e = env.event
-        if isinstance(e, ActivityLogged):
-            if not e.customer_facing:
-                return
-            others = sorted(set(e.matched_accounts) - {e.account_id})
-            for account_id in sorted({e.account_id, *others}):
-                await lock_account(conn, account_id)  # one order everywhere: no deadlock
-            await self.judge(conn, e, env.event_id, env.metadata.correlation_id)
-            for account_id in others:
-                await self.judge(conn, e, env.event_id, env.metadata.correlation_id, account_id)
-        elif isinstance(e, AccountRegistered):
-            await lock_account(conn, e.account_id)
-            for pending in await ConflictViews(conn).take_pending(e.account_id):
-                await self.judge(conn, pending.activity, pending.event_id, pending.correlation_id)
+        if isinstance(e, ActivityLogged) and e.customer_facing:
+            return {e.account_id, *e.matched_accounts}
+        if isinstance(e, AccountRegistered):
+            return {e.account_id}
+        return set()
+
+    async def handle(self, conn: AsyncConnection, env: Envelope) -> None:
+        await lock_accounts(conn, self._accounts(env))  # one order everywhere: no deadlock
+        await self._apply(conn, env)
 
     async def handle_many(self, conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
         """Consumer batch handler: every account the batch touches is locked first, in the one
         order `handle` uses, so two batches over the same accounts cannot deadlock."""
-        accounts: set[str] = set()
+        await lock_accounts(conn, {a for env in envs for a in self._accounts(env)})
         for env in envs:
-            e = env.event
-            if isinstance(e, ActivityLogged) and e.customer_facing:
-                accounts.update([e.account_id, *e.matched_accounts])
-            elif isinstance(e, AccountRegistered):
-                accounts.add(e.account_id)
-        await lock_accounts(conn, accounts)
-        for env in envs:
-            await self.handle(conn, env)
+            await self._apply(conn, env)
+
+    async def _apply(self, conn: AsyncConnection, env: Envelope) -> None:
+        """Handle `env`; the caller holds the locks of its `_accounts`."""
+        e = env.event
+        if isinstance(e, ActivityLogged):
+            if not e.customer_facing:
+                return
+            await self.judge(conn, e, env.event_id, env.metadata.correlation_id)
+            for account_id in sorted(set(e.matched_accounts) - {e.account_id}):
+                await self.judge(conn, e, env.event_id, env.metadata.correlation_id, account_id)
+        elif isinstance(e, AccountRegistered):
+            for pending in await ConflictViews(conn).take_pending(e.account_id):
+                await self.judge(conn, pending.activity, pending.event_id, pending.correlation_id)
 
     async def judge(
         self,

@@ -38,12 +38,9 @@ TRIM: dict[str, dict[str, Any]] = {
 }
 
 
-def compact(env: Envelope) -> dict[str, Any]:
-    return {**env.event.payload(), **TRIM.get(env.name, {})}
-
-
 def compact_json(env: Envelope) -> str:
-    """`compact` serialised in one step by pydantic (the same JSON value, several times faster)."""
+    """The event's payload without the `TRIM`med free text, serialised in one step by pydantic
+    (the JSON value of `{**payload(), **trim}`, several times faster than `json.dumps`)."""
     trim = TRIM.get(env.name)
     event = env.event.model_copy(update=trim) if trim else env.event
     return event.model_dump_json()
@@ -60,7 +57,7 @@ async def save_many(conn: AsyncConnection, envs: Sequence[Envelope]) -> None:
             "names": [env.name for env in envs],
             "versions": [env.event.event_version for env in envs],
             "occurred": [env.occurred_at for env in envs],
-            "payloads": [json.dumps(compact(env), ensure_ascii=False) for env in envs],
+            "payloads": [compact_json(env) for env in envs],
         },
     )
 

@@ -15,10 +15,9 @@ from services.pipeline_svc.domain.opportunity import SNAPSHOT_SCHEMA, Opportunit
 from shared.contracts import pipeline as ev
 from shared.errors import SightlineError
 from shared.identity import Principal
-from shared.store.snapshots import SnapshotCache, shape_tag
+from shared.store.snapshots import ENTRY_OVERHEAD, SnapshotCache, shape_tag
 from tests.unit.pipeline.builders import PLAYBOOK, REP, Deal, new_deal
 
-TAG = shape_tag(Opportunity, SNAPSHOT_SCHEMA)
 OUTSIDER = Principal(sub="rep-south-1", role="rep", region="south", team="south-a")
 KINDS = [a.key for a in PLAYBOOK.activity_kinds]
 ARTIFACTS = [a.key for a in PLAYBOOK.artifact_kinds]
@@ -181,7 +180,7 @@ def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
 
 def test_the_cache_stays_within_its_byte_budget_least_recently_used_first() -> None:
     opp = new_deal().opp
-    one = resident_bytes(opp) + 200
+    one = resident_bytes(opp) + ENTRY_OVERHEAD
     cache = snapshot_cache(3 * one)
     for name in ("a", "b", "c"):
         cache.put(name, 1, opp)
@@ -288,4 +287,4 @@ def test_the_generic_cache_copies_and_weighs_by_pickling() -> None:
 
     got = cache.get("s")
     assert got is not None and got.state == Folded([1, 2])
-    assert cache.size_bytes == len(pickle.dumps(Folded([1, 2]), protocol=5)) + 200
+    assert cache.size_bytes == len(pickle.dumps(Folded([1, 2]), protocol=5)) + ENTRY_OVERHEAD
