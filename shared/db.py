@@ -12,18 +12,38 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.messaging.wake import AFTER_COMMIT, WAKE_SETTING
+
 #: one advisory lock id for "migrations running", so replicas starting together take turns
 MIGRATION_LOCK = 7_341_001
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str,
+    pool_size: int = 10,
+    *,
+    max_overflow: int | None = None,
+    wake_after_commit: bool = False,
+) -> AsyncEngine:
+    """An engine whose pool holds `pool_size` connections, and `max_overflow` more (as many
+    by default) that are closed as soon as they are returned.
+
+    A service keeps every connection it may need in the pool (`max_overflow=0`): under load
+    an overflow connection is opened and closed again for nearly every request, and a new
+    PostgreSQL backend costs both sides far more than the request itself. With
+    `wake_after_commit` its sessions leave waking the relay to the process
+    (`shared.messaging.wake`).
+    """
+    settings = {"application_name": "sightline"}
+    if wake_after_commit:
+        settings[WAKE_SETTING] = AFTER_COMMIT
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         # no pre-ping round trips on the hot path: a dead connection is invalidated on use
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "sightline"}},
+        connect_args={"server_settings": settings},
     )
 
 

@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "SIGHTLINE_DATABASE_URL")
     )
-    db_pool_size: int = 10
+    #: connections each service process keeps (all of them pooled: none opened per request)
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
     kafka_bootstrap_servers: str | None = Field(
         default=None,
         validation_alias=AliasChoices(

@@ -17,9 +17,11 @@ from shared.clock import Clock
 from shared.db import make_engine, migrate
 from shared.events.registry import registry
 from shared.http.app import cancel_all, tcp_reachable
+from shared.messaging import wake
 from shared.messaging.consumer import stalled_consumers
 from shared.messaging.deadletters import open_counts
-from shared.messaging.relay import OutboxRelay
+from shared.messaging.relay import OutboxRelay, asyncpg_dsn
+from shared.messaging.wake import OutboxWaker
 from shared.observability import DEAD_LETTERS_PARKED, OUTBOX_PARKED
 from shared.settings import Settings
 
@@ -34,7 +36,20 @@ def service_lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url or "", settings.db_pool_size)
+        # an api process wakes the relay after its commits; where workers run beside the
+        # routes, their writers leave it to the trigger on `events` (decision 0043)
+        deferred = settings.mode == "api"
+        engine = make_engine(
+            settings.database_url or "",
+            settings.db_pool_size,
+            max_overflow=0,
+            wake_after_commit=deferred,
+        )
+        waker = OutboxWaker(
+            asyncpg_dsn(settings.database_url or ""), settings.relay_linger_ms / 1000
+        )
+        if deferred:
+            wake.attach(engine, waker)
         await migrate(engine, migrations)
         workers = await setup(app, engine)
 
@@ -68,6 +83,8 @@ def service_lifespan(
             yield
         finally:
             await cancel_all(tasks)
+            wake.detach(engine)
+            await waker.aclose()
             await engine.dispose()
 
     return lifespan

@@ -17,6 +17,7 @@ from shared.clock import Clock
 from shared.errors import ConcurrencyError, PayloadTooLargeError
 from shared.events.envelope import Envelope, Metadata, NewEvent
 from shared.events.registry import EventRegistry
+from shared.messaging import wake
 from shared.store import driver as raw
 from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
@@ -152,6 +153,7 @@ class PostgresEventStore:
         self._cache = cache
         #: what this transaction read and wrote, for the cache once it commits
         self._touched: dict[str, tuple[Envelope, ...]] = {}
+        self._appended = False
 
     async def load(self, stream_id: str, after: int = 0) -> list[Envelope]:
         if after:
@@ -170,11 +172,15 @@ class PostgresEventStore:
         return [row_to_envelope(r, self._registry) for r in result]
 
     def committed(self) -> None:
-        """Called by the unit of work after its commit: what it saw is now safe to cache."""
+        """Called by the unit of work after its commit: what it saw is now safe to cache, and
+        what it wrote is for the relay to publish (woken here when its engine defers NOTIFY)."""
         if self._cache is not None:
             for stream_id, envelopes in self._touched.items():
                 self._cache.put(stream_id, envelopes)
         self._touched.clear()
+        if self._appended:
+            self._appended = False
+            wake.poke(self._conn.engine)
 
     async def append(
         self,
@@ -283,6 +289,7 @@ class PostgresEventStore:
         return envelopes, rows
 
     def _remember(self, stream_id: str, expected_version: int, envelopes: list[Envelope]) -> None:
+        self._appended = True
         before = self._touched.get(stream_id)
         if before is not None and len(before) == expected_version:
             self._touched[stream_id] = (*before, *envelopes)

@@ -134,3 +134,39 @@ def create_delivery_schema(execute: Callable[[str], object]) -> None:
 def drop_delivery_schema(execute: Callable[[str], object]) -> None:
     for statement in DROP_DELIVERY_DDL:
         execute(statement)
+
+
+# Waking the relay (decision 0043): a session that says `sightline.outbox_wake = after_commit`
+# notifies after its commit, from outside the transaction (`shared.messaging.wake`); NOTIFY
+# inside a transaction would serialise its commit with every other notifying one.
+WAKE_DDL = [
+    f"""
+    CREATE OR REPLACE FUNCTION sightline_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('sightline.outbox_wake', true) IS DISTINCT FROM 'after_commit' THEN
+            PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+]
+
+DROP_WAKE_DDL = [
+    f"""
+    CREATE OR REPLACE FUNCTION sightline_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+        RETURN NULL;
+    END $$
+    """,
+]
+
+
+def create_wake_schema(execute: Callable[[str], object]) -> None:
+    for statement in WAKE_DDL:
+        execute(statement)
+
+
+def drop_wake_schema(execute: Callable[[str], object]) -> None:
+    for statement in DROP_WAKE_DDL:
+        execute(statement)
