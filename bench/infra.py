@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench.config import DATABASE_ENV, KAFKA_ENV
+from shared.messaging.relay import asyncpg_dsn as asyncpg_dsn
 from shared.runtime.embedded import (
     EmbeddedKafka,
     EmbeddedPostgres,
@@ -44,10 +45,6 @@ class Infrastructure:
 
     def topic(self, domain: str) -> str:
         return f"{self.topic_prefix}{domain}.events"
-
-
-def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def start_infrastructure(

@@ -3,6 +3,8 @@
 A client waits for the server once per simple query and once per extended-protocol Sync, so
 those two messages are exactly the round trips a request costs. The proxy listens on TCP and
 forwards to the server's TCP port or unix socket; only client-to-server bytes are parsed.
+Connections whose `application_name` is in `apart` (the api's relay waker, whose NOTIFYs are
+sent after commits and off the requests' path) are counted in `apart_count`, not `count`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ _ROUND_TRIP_TYPES = (b"Q", b"S")
 class RoundTripCounter:
     """`async with RoundTripCounter(sqlalchemy_url) as proxy:` then `proxy.url`, `proxy.count`."""
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, apart: tuple[str, ...] = ("sightline-wake",)) -> None:
         self._upstream = make_url(upstream_url)
+        self._apart = apart
         self.count = 0
+        self.apart_count = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -91,21 +95,36 @@ class RoundTripCounter:
     async def _client_to_server(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        apart = False
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:  # untyped negotiation and startup messages
                 head = await reader.readexactly(8)
                 length, code = struct.unpack("!ii", head)
-                writer.write(head + await reader.readexactly(length - 8))
+                body = await reader.readexactly(length - 8)
+                writer.write(head + body)
                 await writer.drain()
                 if code not in _NEGOTIATION_CODES:
+                    apart = _startup_parameter(body, "application_name") in self._apart
                     break
             while True:
                 head = await reader.readexactly(5)
                 kind, length = head[:1], struct.unpack("!i", head[1:])[0]
                 if kind in _ROUND_TRIP_TYPES:
-                    self.count += 1
+                    if apart:
+                        self.apart_count += 1
+                    else:
+                        self.count += 1
                 writer.write(head + await reader.readexactly(length - 4))
                 await writer.drain()
+
+
+def _startup_parameter(body: bytes, name: str) -> str | None:
+    """A parameter of a StartupMessage's body (NUL-separated name, value pairs)."""
+    fields = body.split(b"\0")
+    for key, value in zip(fields[::2], fields[1::2], strict=False):
+        if key.decode(errors="replace") == name:
+            return value.decode(errors="replace")
+    return None
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

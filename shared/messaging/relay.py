@@ -25,6 +25,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.clock import Clock
@@ -67,7 +68,18 @@ REPUBLISH_ALL = text("UPDATE events SET published_at = NULL WHERE published_at I
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
-    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    """The DSN asyncpg connects with, for the same database as SQLAlchemy's URL.
+
+    SQLAlchemy's asyncpg dialect takes `?ssl=...`; asyncpg's own DSN parser knows `sslmode`
+    and would send an unknown `ssl` to the server as a setting, which refuses it.
+    """
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    if "ssl" in url.query:
+        ssl = url.query["ssl"]
+        mode = ssl if isinstance(ssl, str) else ssl[-1]
+        mode = {"true": "require", "false": "disable"}.get(mode.lower(), mode)
+        url = url.difference_update_query(["ssl"]).update_query_dict({"sslmode": mode})
+    return url.render_as_string(hide_password=False)
 
 
 async def republish_all(engine: AsyncEngine) -> int:

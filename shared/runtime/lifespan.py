@@ -45,10 +45,11 @@ def service_lifespan(
             max_overflow=0,
             wake_after_commit=deferred,
         )
-        waker = OutboxWaker(
-            asyncpg_dsn(settings.database_url or ""), settings.relay_linger_ms / 1000
-        )
+        waker = None
         if deferred:
+            waker = OutboxWaker(
+                asyncpg_dsn(settings.database_url or ""), settings.relay_linger_ms / 1000
+            )
             wake.attach(engine, waker)
         await migrate(engine, migrations)
         workers = await setup(app, engine)
@@ -83,8 +84,9 @@ def service_lifespan(
             yield
         finally:
             await cancel_all(tasks)
-            wake.detach(engine)
-            await waker.aclose()
+            if waker is not None:
+                wake.detach(engine)
+                await waker.aclose()
             await engine.dispose()
 
     return lifespan

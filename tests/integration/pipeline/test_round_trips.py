@@ -4,11 +4,14 @@ A warm command (its deal's snapshot in memory) takes BEGIN, one statement that r
 stream's tail and holds the account's owner, one that appends the events and writes the list
 view, and COMMIT. An Idempotency-Key adds three: the key's lock, the read of a stored answer
 (after the lock, so that a twin's committed answer is seen), and the answer stored. Counted by a proxy
-between the service and PostgreSQL that sees every Query and Sync message.
+between the service and PostgreSQL that sees every Query and Sync message. The relay's waker
+(its NOTIFY after commits, at most one per linger, on a connection of its own) goes through
+the proxy too and is counted apart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -56,5 +59,8 @@ async def test_a_warm_command_takes_four_round_trips(
     opp = await api.open()
     assert await per_command(api, proxy, opp["id"], keyed=False) == 4
     assert await per_command(api, proxy, opp["id"], keyed=True) == 7
+    # 21 commits, one after another: a NOTIFY after the first, none without a commit before it
+    await asyncio.sleep(0.2)
+    assert 1 <= proxy.apart_count <= 21
     r = await api.client.get(f"/opportunities/{opp['id']}", headers=api.as_())
     assert r.json()["version"] == 21  # opened + 20 activities, each recorded once
