@@ -59,8 +59,9 @@ async def test_a_warm_command_takes_four_round_trips(
     opp = await api.open()
     assert await per_command(api, proxy, opp["id"], keyed=False) == 4
     assert await per_command(api, proxy, opp["id"], keyed=True) == 7
-    # 21 commits, one after another: a NOTIFY after the first, none without a commit before it
+    # the waker's NOTIFYs after those commits went through the proxy too, counted apart (how
+    # many a linger coalesces is `tests/integration/test_outbox_wake.py`'s business)
     await asyncio.sleep(0.2)
-    assert 1 <= proxy.apart_count <= 21
+    assert proxy.apart_count >= 1
     r = await api.client.get(f"/opportunities/{opp['id']}", headers=api.as_())
     assert r.json()["version"] == 21  # opened + 20 activities, each recorded once
