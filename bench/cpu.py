@@ -68,6 +68,7 @@ class CpuMeter:
     groups: dict[str, Matcher]
     _before: dict[int, tuple[str, float]] = field(default_factory=dict)
     _machine_before: float = 0.0
+    _steal_before: float = 0.0
     _t0: float = 0.0
     result: dict[str, float] = field(default_factory=dict)
 
@@ -88,9 +89,15 @@ class CpuMeter:
             getattr(t, "softirq", 0)
         )
 
+    @staticmethod
+    def _steal() -> float:
+        """CPU time the hypervisor gave to other guests while this one wanted it."""
+        return float(getattr(psutil.cpu_times(), "steal", 0.0))
+
     def start(self) -> None:
         self._before = self._snapshot()
         self._machine_before = self._machine_busy()
+        self._steal_before = self._steal()
         self._t0 = time.monotonic()
 
     def stop(self) -> dict[str, float]:
@@ -103,6 +110,8 @@ class CpuMeter:
         machine = (self._machine_busy() - self._machine_before) / wall
         self.result["machine_busy_cores"] = round(machine, 3)
         self.result["other_cores"] = round(machine - sum(used.values()) / wall, 3)
+        # not in `machine_busy_cores`: time this machine's runnable work waited for the host
+        self.result["steal_cores"] = round((self._steal() - self._steal_before) / wall, 3)
         return self.result
 
 

@@ -53,10 +53,15 @@ def fmt_latency(d: dict[str, Any]) -> str:
 
 
 def note_noise(section: Section, cpu: dict[str, float], limit: float) -> None:
-    """Say so when other processes took CPU during a measurement."""
+    """Say so when other processes, or other guests of the host, took CPU during a measurement."""
     if cpu.get("other_cores", 0.0) > limit:
         section.notes.append(
             f"other processes used {cpu['other_cores']:.2f} cores meanwhile: figures disturbed"
+        )
+    if cpu.get("steal_cores", 0.0) > limit:
+        section.notes.append(
+            f"the host gave {cpu['steal_cores']:.2f} cores to other guests meanwhile (steal):"
+            " figures disturbed"
         )
 
 

@@ -284,4 +284,10 @@ async def run(ctx: BenchContext) -> Section:
             f"other processes used up to {busy:.2f} cores during the measurements: "
             "the figures are disturbed (see *_cpu_cores)"
         )
+    steal = max(c.get("steal_cores", 0.0) for c in cpu_of.values())
+    if steal > NOISY_CORES:
+        section.notes.append(
+            f"the host gave up to {steal:.2f} cores to other guests during the measurements "
+            "(steal): the figures are disturbed (see *_cpu_cores)"
+        )
     return section
