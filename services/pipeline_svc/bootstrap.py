@@ -50,6 +50,12 @@ class PipelineService:
     def uow(self) -> PipelineUnitOfWork:
         return PipelineUnitOfWork(self.engine, registry, self.clock, self.snapshots)
 
+    def deferred_uow(self) -> PipelineUnitOfWork:
+        """For the deal commands and reads: statements outside a transaction, a command's write
+        one guarded append that commits on its own, unless the command begins a transaction
+        (an Idempotency-Key, a stage move, stakeholder contacts)."""
+        return PipelineUnitOfWork(self.engine, registry, self.clock, self.snapshots, deferred=True)
+
     def context(
         self,
         actor: Principal,

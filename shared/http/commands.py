@@ -44,6 +44,8 @@ class CommandUnitOfWork(Protocol):
 
     async def __aenter__(self) -> Self: ...
 
+    async def begin(self) -> None: ...
+
     async def __aexit__(self, *exc: object) -> None: ...
 
     async def commit(self) -> None: ...
@@ -77,6 +79,8 @@ async def execute(
         try:
             async with uow_factory() as uow:
                 if key is not None:
+                    # the key's claim, the command and the stored answer are kept together
+                    await uow.begin()
                     # before any check of the command (If-Match, gates): a retry of a command
                     # that succeeded gets its answer, and a concurrent twin waits for it
                     stored = await uow.idempotency.claim(scope, key)

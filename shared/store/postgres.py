@@ -51,8 +51,9 @@ PER_EVENT = (
 )
 
 
-def _insert_many(n: int) -> str:
-    """The insert of n events of one stream, guarded like INSERT, as one statement."""
+def _insert_many(n: int, guard: str = "") -> str:
+    """The insert of n events of one stream, guarded like INSERT, as one statement; `guard`, a
+    boolean SQL expression, must hold too."""
     rows = ", ".join(
         f"(CAST(:event_id_{i} AS uuid), CAST(:version_{i} AS integer), CAST(:event_name_{i} AS"
         f" text), CAST(:event_version_{i} AS integer), CAST(:payload_{i} AS jsonb),"
@@ -69,19 +70,20 @@ def _insert_many(n: int) -> str:
         + ") AS v (event_id, version, event_name, event_version, payload, partition_key,"
         " occurred_at) WHERE COALESCE((SELECT max(version) FROM events"
         " WHERE stream_id = CAST(:stream_id AS text)), 0) = CAST(:expected AS integer)"
-        " ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1"
+        + (f" AND ({guard})" if guard else "")
+        + " ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1"
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _append_then_sql(n: int, then: str) -> str:
-    return f"WITH ins AS ({_insert_many(n)}), then_ AS ({then}) SELECT count(*) FROM ins"  # noqa: S608
+def _append_then_sql(n: int, then: str, guard: str = "") -> str:
+    return f"WITH ins AS ({_insert_many(n, guard)}), then_ AS ({then}) SELECT count(*) FROM ins"  # noqa: S608
 
 
 @functools.lru_cache(maxsize=64)
-def _append_then(n: int, then: str) -> TextClause:
+def _append_then(n: int, then: str, guard: str = "") -> TextClause:
     """Built once per shape: SQLAlchemy then finds its compiled form in its cache at once."""
-    return text(_append_then_sql(n, then))
+    return text(_append_then_sql(n, then, guard))
 
 
 def _clash(stream_id: str, expected_version: int) -> ConcurrencyError:
@@ -209,13 +211,21 @@ class PostgresEventStore:
         metadata: Metadata,
         then: str,
         params: dict[str, Any],
+        *,
+        guard: str = "",
     ) -> list[Envelope]:
         """Append and run `then` (one more write, e.g. a view's upsert) in ONE statement.
 
         `then` is a data-modifying statement put in a CTE beside the insert; its parameter
         names must not end in `_<digit>` nor be `stream_id`, `stream_type`, `metadata`,
-        `recorded_at` or `expected`. On a clash nothing is kept: the caller's transaction
-        rolls back, as after `append`.
+        `recorded_at` or `expected`. `guard`, a boolean SQL expression over the same
+        parameters, must hold for the events to be inserted (e.g. that a row read earlier
+        has not changed, checked under a lock it takes); a guard that fails is a clash.
+
+        `then` runs whether or not the events were inserted. Inside a transaction a clash
+        leaves nothing, as the caller's transaction rolls back; a statement sent outside one
+        (a deferred unit of work) commits on its own, so its `then` must write only when the
+        insert did: it may test `EXISTS (SELECT FROM ins)`, the insert's rows.
         """
         if not events:
             return []
@@ -231,9 +241,11 @@ class PostgresEventStore:
         for i, row in enumerate(rows):
             values.update({f"{name}_{i}": row[name] for name in PER_EVENT})
         if self._driver is not None:
-            inserted = await raw.fetchval(self._driver, _append_then_sql(len(rows), then), values)
+            sql = _append_then_sql(len(rows), then, guard)
+            inserted = await raw.fetchval(self._driver, sql, values)
         else:
-            inserted = (await self._conn.execute(_append_then(len(rows), then), values)).scalar()
+            statement = _append_then(len(rows), then, guard)
+            inserted = (await self._conn.execute(statement, values)).scalar()
         if inserted != len(rows):
             raise _clash(stream_id, expected_version)
         self._remember(stream_id, expected_version, envelopes)

@@ -5,6 +5,11 @@ adapter would begin it lazily at its own first statement: statements the hot pat
 straight to asyncpg (`driver`) then share it with those sent through SQLAlchemy. The
 connection is set to AUTOCOMMIT for SQLAlchemy, so that it never begins or ends a transaction
 of its own on it; the pool restores the isolation level when the connection goes back.
+
+A deferred unit (`deferred=True`) begins its transaction only when asked (`begin()`): until
+then each statement commits on its own. It is for a command whose only write is one statement
+that checks, under its own locks, everything its earlier reads decided on (the pipeline's guarded
+append); anything else that writes begins first.
 """
 
 from __future__ import annotations
@@ -34,8 +39,11 @@ class SqlUnitOfWork:
         registry: EventRegistry,
         clock: Clock,
         cache: StreamCache | None = None,
+        *,
+        deferred: bool = False,
     ) -> None:
         self._engine = engine
+        self._deferred = deferred
         self._registry = registry
         self._clock = clock
         self._cache = cache
@@ -48,8 +56,10 @@ class SqlUnitOfWork:
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             self.driver = (await conn.get_raw_connection()).driver_connection
-            tx = self.driver.transaction()
-            await tx.start()
+            tx = None
+            if not self._deferred:
+                tx = self.driver.transaction()
+                await tx.start()
         except BaseException:
             await conn.invalidate()
             await conn.close()
@@ -66,9 +76,23 @@ class SqlUnitOfWork:
     def bind(self, conn: AsyncConnection) -> None:
         """Hook for service repositories that share the transaction."""
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx is not None
+
+    async def begin(self) -> None:
+        """Begin the transaction of a deferred unit (nothing if it has begun): what follows is
+        kept or dropped together."""
+        assert self._conn is not None, "the unit of work is not entered"
+        if self._tx is None:
+            tx = self.driver.transaction()
+            await tx.start()
+            self._tx = tx
+
     async def commit(self) -> None:
-        assert self._tx is not None
-        await self._tx.commit()
+        assert self._conn is not None, "the unit of work is not entered"
+        if self._tx is not None:
+            await self._tx.commit()
         self._committed = True
         self.events.committed()
 
@@ -77,7 +101,7 @@ class SqlUnitOfWork:
         assert conn is not None
         self._conn = self._tx = None
         try:
-            if not self._committed:
+            if tx is not None and not self._committed:
                 await tx.rollback()
         except BaseException as exc:
             # a failed commit or a broken connection: nothing of the unit was kept, and the

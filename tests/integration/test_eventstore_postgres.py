@@ -428,3 +428,123 @@ class TestUnitOfWorkEventStore(EventStoreContract):
                 assert driver.is_in_transaction()
                 await tx.rollback()
         assert await self.probes(backend) == []
+
+
+#: a `then` that writes only when the insert did, as a statement outside a transaction needs
+PROBE_AFTER_INSERT = (
+    "INSERT INTO uow_probe (k) SELECT CAST(:probe_key AS text) WHERE EXISTS (SELECT FROM ins)"
+)
+#: a guard over a row that another writer may change between a read and the append
+GUARD = "(SELECT k FROM uow_probe WHERE k LIKE 'owner-%' FOR SHARE) = CAST(:owner AS text)"
+
+
+class TestDeferredUnitOfWork:
+    @pytest.fixture
+    async def backend(self, backend: PostgresBackend) -> UnitOfWorkBackend:
+        async with backend.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS uow_probe (k text PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO uow_probe (k) VALUES ('owner-east')"))
+        return UnitOfWorkBackend(backend.engine)
+
+    async def probes(self, backend: UnitOfWorkBackend) -> list[str]:
+        return await TestUnitOfWorkEventStore.probes(self, backend)  # type: ignore[arg-type]
+
+    def deferred(self, backend: UnitOfWorkBackend) -> SqlUnitOfWork:
+        return SqlUnitOfWork(backend.engine, registry, backend.clock, deferred=True)
+
+    async def test_a_deferred_append_commits_on_its_own_without_a_transaction(
+        self, backend: UnitOfWorkBackend
+    ) -> None:
+        s = stream()
+
+        async def write_then_fail() -> None:
+            async with self.deferred(backend) as uow:
+                assert not uow.driver.is_in_transaction() and not uow.in_transaction
+                await uow.events.append_then(
+                    s, STREAM_TYPE, 0, [opened(s)], META, PROBE_AFTER_INSERT, {"probe_key": "kept"}
+                )
+                # already visible to others: the statement was its own transaction
+                async with backend.session() as store:
+                    assert [e.version for e in await store.load(s)] == [1]
+                raise RuntimeError("the handler failed after its only write: it stays written")
+
+        with pytest.raises(RuntimeError):
+            await write_then_fail()
+        async with backend.session() as store:
+            assert [e.version for e in await store.load(s)] == [1]
+        assert await self.probes(backend) == ["kept", "owner-east"]
+
+    async def test_a_refused_deferred_append_leaves_neither_events_nor_its_then(
+        self, backend: UnitOfWorkBackend
+    ) -> None:
+        s = stream()
+        await append(backend, s, 0, [opened(s)])
+        async with self.deferred(backend) as uow:
+            with pytest.raises(ConcurrencyError):  # a stale version
+                await uow.events.append_then(
+                    s, STREAM_TYPE, 0, [logged(s)], META, PROBE_AFTER_INSERT, {"probe_key": "a"}
+                )
+            with pytest.raises(ConcurrencyError):  # the guard no longer holds
+                await uow.events.append_then(
+                    s,
+                    STREAM_TYPE,
+                    1,
+                    [logged(s)],
+                    META,
+                    PROBE_AFTER_INSERT,
+                    {"probe_key": "b", "owner": "owner-south"},
+                    guard=GUARD,
+                )
+            await uow.commit()
+        async with backend.session() as store:
+            assert [e.version for e in await store.load(s)] == [1]
+        assert await self.probes(backend) == ["owner-east"]
+
+    async def test_the_guard_holds_its_row_until_the_unit_s_transaction_ends(
+        self, backend: UnitOfWorkBackend
+    ) -> None:
+        s = stream()
+        async with self.deferred(backend) as uow:
+            await uow.begin()
+            await uow.events.append_then(
+                s,
+                STREAM_TYPE,
+                0,
+                [opened(s)],
+                META,
+                PROBE,
+                {"probe_key": "x", "owner": "owner-east"},
+                guard=GUARD,
+            )
+
+            async def change_owner() -> None:
+                async with backend.engine.begin() as conn:
+                    await conn.execute(
+                        text("UPDATE uow_probe SET k = 'owner-south' WHERE k = 'owner-east'")
+                    )
+
+            changing = asyncio.create_task(change_owner())
+            await asyncio.sleep(0.3)
+            assert not changing.done()  # waits for the unit's transaction
+            await uow.commit()
+        await asyncio.wait_for(changing, 10)
+        assert await self.probes(backend) == ["owner-south", "x"]
+
+    async def test_begin_keeps_what_follows_together(self, backend: UnitOfWorkBackend) -> None:
+        s = stream()
+
+        async def begin_write_then_fail() -> None:
+            async with self.deferred(backend) as uow:
+                await uow.begin()
+                await uow.begin()  # once begun, begun
+                assert uow.driver.is_in_transaction()
+                await uow.events.append_then(
+                    s, STREAM_TYPE, 0, [opened(s)], META, PROBE, {"probe_key": "lost"}
+                )
+                raise RuntimeError("the handler failed")
+
+        with pytest.raises(RuntimeError):
+            await begin_write_then_fail()
+        async with backend.session() as store:
+            assert await store.load(s) == []
+        assert await self.probes(backend) == ["owner-east"]

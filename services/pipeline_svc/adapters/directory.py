@@ -16,6 +16,7 @@ from shared.events.registry import EventRegistry
 from shared.store import driver as raw
 from shared.store.postgres import record_to_envelope
 
+OWNING_REGION = text("SELECT owning_region FROM known_accounts WHERE account_id = :a")
 HAS_GRANT = text(
     "SELECT EXISTS (SELECT 1 FROM contact_grants WHERE account_id = :a AND member_id = :m"
     " AND status = 'approved' AND valid_from <= :at AND valid_until > :at)"
@@ -38,15 +39,21 @@ OPEN_DEALS = text(
 )
 
 
-# the stream's tail after a snapshot and its account's owner (row held shared, as in
-# `owning_region(lock=True)`), in one round trip
+# the stream's tail after a snapshot and its account's owner, in one round trip
 TAIL_AND_OWNER = (
     "SELECT k.owning_region, e.global_id, e.tx_id::text AS tx_id, e.event_id, e.stream_id,"
     " e.stream_type, e.version, e.event_name, e.event_version, e.payload, e.metadata,"
     " e.partition_key, e.recorded_at FROM (SELECT 1) AS one"
-    " LEFT JOIN (SELECT owning_region FROM known_accounts WHERE account_id = :a FOR SHARE) AS k"
+    " LEFT JOIN (SELECT owning_region FROM known_accounts WHERE account_id = :a) AS k"
     " ON true LEFT JOIN events AS e ON e.stream_id = :s AND e.version > :after"
     " ORDER BY e.version"
+)
+#: the append's guard (`append_then(guard=...)`): the account is still owned by the region the
+#: command read, and its row is held shared until the statement's transaction ends, so a
+#: transfer waits for the append, or the append sees the new owner and is refused as a clash
+OWNER_GUARD = (
+    "(SELECT owning_region FROM known_accounts WHERE account_id = CAST(:guard_account AS text)"
+    " FOR SHARE) IS NOT DISTINCT FROM CAST(:guard_owner AS text)"
 )
 
 
@@ -63,20 +70,29 @@ class Directory:
         self._conn = conn
         #: the asyncpg connection under `conn`, in the unit of work's transaction
         self._driver = driver
+        #: the owning region of each account as this unit of work read it (None: not known)
+        self._owners: dict[str, str | None] = {}
 
-    async def owning_region(self, account_id: str, *, lock: bool = False) -> str | None:
-        """`lock` holds the row (shared) to the end of the transaction: a transfer waits."""
-        sql = "SELECT owning_region FROM known_accounts WHERE account_id = :a"
-        row = await self._conn.execute(
-            text(sql + (" FOR SHARE" if lock else "")), {"a": account_id}
-        )
-        return row.scalar()
+    def owner_read(self, account_id: str) -> str | None:
+        """The owner this unit of work read for the account: what its writes are decided on."""
+        try:
+            return self._owners[account_id]
+        except KeyError:
+            raise RuntimeError(f"the owner of account {account_id} was not read") from None
+
+    async def owning_region(self, account_id: str) -> str | None:
+        """The account's owner as collab last said; a write that depends on it checks it again
+        under a lock (`OWNER_GUARD`)."""
+        row = await self._conn.execute(OWNING_REGION, {"a": account_id})
+        owner: str | None = row.scalar()
+        self._owners[account_id] = owner
+        return owner
 
     async def tail_and_owner(
         self, registry: EventRegistry, stream: str, after: int, account_id: str
     ) -> tuple[list[Envelope], str | None]:
         """The events of `stream` after version `after`, and the owning region of `account_id`
-        locked as `owning_region(lock=True)` locks it."""
+        as `owning_region` reads it."""
         records = await raw.fetch(
             self._driver, TAIL_AND_OWNER, {"a": account_id, "s": stream, "after": after}
         )
@@ -86,6 +102,7 @@ class Directory:
             owner = r["owning_region"]
             if r["event_id"] is not None:
                 tail.append(record_to_envelope(r, registry))
+        self._owners[account_id] = owner
         return tail, owner
 
     async def member(self, member_id: str) -> Member | None:

@@ -25,6 +25,20 @@ UPSERT_SQL = (
     " WHERE opportunity_views.version < EXCLUDED.version"
 )
 UPSERT = text(UPSERT_SQL)
+#: UPSERT as the `then` of an append (`append_then`): written only when the events were, so a
+#: statement that commits on its own leaves no view of a refused append (the binds are cast:
+#: a SELECT list, unlike VALUES, does not take the target columns' types)
+UPSERT_AFTER_APPEND_SQL = (
+    "INSERT INTO opportunity_views"  # noqa: S608 - placeholders only
+    "  (opportunity_id, account_id, region, team, owner_id, stage,"
+    " status, version, opened_at, updated_at, last_customer_activity_at, view)"
+    " SELECT CAST(:opportunity_id AS text), CAST(:account_id AS text), CAST(:region AS text),"
+    " CAST(:team AS text), CAST(:owner_id AS text), CAST(:stage AS text),"
+    " CAST(:status AS text), CAST(:version AS integer), CAST(:opened_at AS timestamptz),"
+    " CAST(:updated_at AS timestamptz), CAST(:last_customer_activity_at AS timestamptz),"
+    " CAST(:view AS jsonb) WHERE EXISTS (SELECT FROM ins)"
+    + UPSERT_SQL[UPSERT_SQL.index(" ON CONFLICT") :]
+)
 # the account changed hands: its deals' rows follow the owning region of record
 FOLLOW_OWNER = text(
     "UPDATE opportunity_views v SET region = k.owning_region,"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from services.pipeline_svc.adapters.views import UPSERT_SQL
+from services.pipeline_svc.adapters.directory import OWNER_GUARD
+from services.pipeline_svc.adapters.views import UPSERT_AFTER_APPEND_SQL
 from services.pipeline_svc.adapters.views import row as view_row
 from services.pipeline_svc.application.playbooks import PlaybookInForce, Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork, stream_id
@@ -30,6 +32,12 @@ from shared.identity import Principal
 from shared.observability import EVENTS_APPENDED
 
 Action = Literal["manage", "contact", "reassign"]
+
+
+@functools.cache
+def appended(event_name: str) -> Any:
+    """The appended-events counter of one event name (a label lookup costs more than the count)."""
+    return EVENTS_APPENDED.labels("pipeline", event_name)
 
 
 @dataclass(frozen=True)
@@ -61,24 +69,37 @@ async def record(
     for e in events:
         opp.apply(e)
     view = render(opp, pb, ctx.now)
-    # the events and the list view's row in one statement (one round trip)
+    contacts = [
+        contact
+        for e in events
+        if isinstance(e, StakeholderMapped)
+        for contact in (e.email, e.phone)
+        if contact
+    ]
+    if contacts:
+        # more than one statement to keep together
+        await uow.begin()
+    # the events and the list view's row in one statement (one round trip), refused unless the
+    # account's owner is still the one the command was decided on; in a deferred unit of work
+    # that statement is the whole write and commits on its own
     await uow.events.append_then(
         stream_id(opp.opportunity_id),
         STREAM_TYPE,
         expected,
         new,
         ctx.metadata,
-        UPSERT_SQL,
-        view_row(opp, view),
+        UPSERT_AFTER_APPEND_SQL,
+        {
+            **view_row(opp, view),
+            "guard_account": opp.account_id,
+            "guard_owner": uow.directory.owner_read(opp.account_id),
+        },
+        guard=OWNER_GUARD,
     )
     for e in events:
-        EVENTS_APPENDED.labels("pipeline", e.event_name).inc()
-        if isinstance(e, StakeholderMapped):
-            for contact in (e.email, e.phone):
-                if contact:
-                    await uow.directory.add_stakeholder_contact(
-                        contact, opp.account_id, opp.opportunity_id
-                    )
+        appended(e.event_name).inc()
+    for contact in contacts:
+        await uow.directory.add_stakeholder_contact(contact, opp.account_id, opp.opportunity_id)
     uow.wrote(opp)
     return Outcome(view, opp.version)
 

@@ -49,6 +49,7 @@ class Playbooks:
         A publication waits for this transaction (and this one for a publication under way), and
         the version is read from the store rather than trusted from the cache: no deal can enter a
         stage that a playbook published meanwhile has dropped."""
+        await uow.begin()  # the lock is the transaction's
         version = await uow.playbook_lock.for_stage_move(STREAM_ID)
         if self._cached is not None and self._cached.version == version:
             return self._cached

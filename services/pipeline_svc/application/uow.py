@@ -58,8 +58,10 @@ class PipelineUnitOfWork(SqlUnitOfWork):
         registry: EventRegistry,
         clock: Clock,
         snapshots: SnapshotCache[Opportunity] | None = None,
+        *,
+        deferred: bool = False,
     ) -> None:
-        super().__init__(engine, registry, clock)
+        super().__init__(engine, registry, clock, deferred=deferred)
         self._snapshots = snapshots
         #: region each loaded deal had in its fold, before collab's word replaced it
         self._folded_regions: dict[str, str] = {}
@@ -83,7 +85,8 @@ class PipelineUnitOfWork(SqlUnitOfWork):
         return opp
 
     async def load_owned(self, opportunity_id: str) -> tuple[Opportunity, str | None]:
-        """The deal's full fold and its account's owning region (row held until commit).
+        """The deal's full fold and its account's owning region, which the append checks again
+        (`OWNER_GUARD`).
 
         With a snapshot (which names the account) both come in one round trip.
         """
@@ -93,7 +96,7 @@ class PipelineUnitOfWork(SqlUnitOfWork):
             opp = await self.fold(opportunity_id)
             if not opp.exists:
                 return opp, None
-            return opp, await self.directory.owning_region(opp.account_id, lock=True)
+            return opp, await self.directory.owning_region(opp.account_id)
         opp = snap.state
         tail, owner = await self.directory.tail_and_owner(
             self._registry, sid, opp.version, opp.account_id

@@ -15,6 +15,7 @@ from services.pipeline_svc.bootstrap import PipelineService
 from services.pipeline_svc.domain.commands import AdvanceStage, LogActivity
 from shared.clock import SystemClock
 from shared.contracts.pipeline import StageAdvanced
+from shared.errors import ConcurrencyError
 from shared.events.envelope import Metadata, NewEvent
 from shared.identity import Principal
 from tests.integration.pipeline.conftest import Api
@@ -154,23 +155,53 @@ async def test_a_retry_after_success_gets_the_stored_answer_despite_a_now_stale_
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
 
 
-async def test_a_transfer_during_a_command_still_moves_the_deal_s_list_row(api: Api) -> None:
+@pytest.mark.parametrize("deferred", [False, True], ids=["in-a-transaction", "deferred"])
+async def test_a_transfer_between_a_command_s_read_and_its_append_refuses_the_append(
+    api: Api, deferred: bool
+) -> None:
+    """The command read the owner without a lock; its append checks the owner again under one.
+    The transfer wins: the append is a clash (the route retries it), nothing of it is kept, and
+    the deal's list row follows the new owner."""
+    opp = await api.open(account_id="acme-mid")
+    svc: PipelineService = api.app.state.pipeline
+    async with svc.deferred_uow() if deferred else svc.uow() as uow:
+        deal = await h.load(uow, opp["id"])
+        assert deal.region == "east"
+        # the transfer commits between the read and the write: no lock of the read holds it
+        await asyncio.wait_for(api.feed(transfer("acme-mid"), "acme-mid"), 10)
+        cmd = LogActivity(opportunity_id=opp["id"], activity_id="a-mid", kind="call")
+        pb = await svc.playbooks.current(uow)
+        events = deal.log_activity(cmd, pb.definition, REP, svc.clock.now())
+        with pytest.raises(ConcurrencyError):
+            await h.record(uow, deal, events, svc.context(REP), pb)
+    async with svc.uow() as uow:
+        assert [e.version for e in await uow.events.load(stream_id(opp["id"]))] == [1]
+    south = {"sub": "rm-s", "role": "regional_manager", "region": "south", "team": "s-1"}
+    assert [(o["id"], o["region"], o["version"]) for o in await listed(api, south)] == [
+        (opp["id"], "south", 1)
+    ]
+
+
+async def test_a_transfer_waits_for_a_command_that_appended_in_its_transaction(api: Api) -> None:
+    """The append's guard holds the account's row until the command commits: a transfer that
+    comes in meanwhile waits, then moves the list row the command wrote."""
     opp = await api.open(account_id="acme-mid")
     svc: PipelineService = api.app.state.pipeline
     async with svc.uow() as uow:
-        # the command has read the account's owner; the transfer comes in before it writes
         deal = await h.load(uow, opp["id"])
-        assert deal.region == "east"
-        moving = asyncio.create_task(api.feed(transfer("acme-mid"), "acme-mid"))
-        await asyncio.sleep(0.3)  # give the transfer every chance to overtake the command
         cmd = LogActivity(opportunity_id=opp["id"], activity_id="a-mid", kind="call")
         pb = await svc.playbooks.current(uow)
         events = deal.log_activity(cmd, pb.definition, REP, svc.clock.now())
         await h.record(uow, deal, events, svc.context(REP), pb)
+        moving = asyncio.create_task(api.feed(transfer("acme-mid"), "acme-mid"))
+        await asyncio.sleep(0.3)  # give the transfer every chance to overtake the command
+        assert not moving.done()
         await uow.commit()
-    await moving
+    await asyncio.wait_for(moving, 10)
     south = {"sub": "rm-s", "role": "regional_manager", "region": "south", "team": "s-1"}
-    assert [(o["id"], o["region"]) for o in await listed(api, south)] == [(opp["id"], "south")]
+    assert [(o["id"], o["region"], o["version"]) for o in await listed(api, south)] == [
+        (opp["id"], "south", 2)
+    ]
 
 
 async def test_processes_starting_together_seed_the_default_playbook_once(

@@ -1,9 +1,11 @@
 """The command path's cost on the wire: the fewest round trips its guarantees allow.
 
-A warm command (its deal's snapshot in memory) takes BEGIN, one statement that reads the
-stream's tail and holds the account's owner, one that appends the events and writes the list
-view, and COMMIT. An Idempotency-Key adds three: the key's lock, the read of a stored answer
-(after the lock, so that a twin's committed answer is seen), and the answer stored. Counted by a proxy
+A warm command (its deal's snapshot in memory) takes two statements, each its own
+transaction: one that reads the stream's tail and the account's owner, and one that appends
+the events and writes the list view if the owner is still the one read (checked under a row
+lock). An Idempotency-Key puts the command in a transaction and adds five: BEGIN, the key's
+lock, the read of a stored answer (after the lock, so that a twin's committed answer is seen),
+the answer stored, and COMMIT. Counted by a proxy
 between the service and PostgreSQL that sees every Query and Sync message. The relay's waker
 (its NOTIFY after commits, at most one per linger, on a connection of its own) goes through
 the proxy too and is counted apart.
@@ -52,12 +54,12 @@ async def per_command(api: Api, proxy: RoundTripCounter, opp_id: str, keyed: boo
     return (proxy.count - before) / 10
 
 
-async def test_a_warm_command_takes_four_round_trips(
+async def test_a_warm_command_takes_two_round_trips(
     counted: tuple[Api, RoundTripCounter],
 ) -> None:
     api, proxy = counted
     opp = await api.open()
-    assert await per_command(api, proxy, opp["id"], keyed=False) == 4
+    assert await per_command(api, proxy, opp["id"], keyed=False) == 2
     assert await per_command(api, proxy, opp["id"], keyed=True) == 7
     # the waker's NOTIFYs after those commits went through the proxy too, counted apart (how
     # many a linger coalesces is `tests/integration/test_outbox_wake.py`'s business)

@@ -53,7 +53,9 @@ async def _run(
         ctx = svc.context(actor, expected, occurred_at, activity=activity)
         return _result(await step(uow, ctx), status)
 
-    return await execute(request, actor, svc.uow, handler, retry_on_conflict=expected is None)
+    return await execute(
+        request, actor, svc.deferred_uow, handler, retry_on_conflict=expected is None
+    )
 
 
 @router.post(
@@ -114,7 +116,7 @@ async def list_opportunities(
     if not permissions.may_read(actor, region or actor.region):
         raise NotPermittedError(f"a {actor.role} may not list opportunities")
     q = ListQuery(region, team, owner_id, stage, status, account_id, cursor, limit)
-    async with svc.uow() as uow:
+    async with svc.deferred_uow() as uow:
         items, nxt = await uow.views.page(q)
     return {"items": items, "next_cursor": nxt}
 
@@ -129,7 +131,7 @@ async def list_opportunities(
 async def get_opportunity(
     opportunity_id: OppId, svc: Pipeline, actor: CurrentPrincipal, response: Response
 ) -> dict[str, Any]:
-    async with svc.uow() as uow:
+    async with svc.deferred_uow() as uow:
         opp = await h.load(uow, opportunity_id)
         region = opp.region
         if not permissions.may_read(actor, region):
@@ -153,7 +155,7 @@ async def history(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    async with svc.uow() as uow:
+    async with svc.deferred_uow() as uow:
         envelopes = await uow.events.load(stream_id(opportunity_id))
         if not envelopes:
             raise OpportunityNotFoundError(f"no opportunity {opportunity_id}")
