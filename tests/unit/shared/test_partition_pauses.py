@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from aiokafka import TopicPartition
 
 from shared.messaging.pauses import PartitionPauses, stalled_consumers
 
 TP = TopicPartition("pipeline.events", 1)
+GROUPS = ("g-wait", "g-moved")
+
+
+@pytest.fixture(autouse=True)
+def _stalls_end_with_the_test() -> Iterator[None]:
+    """The stalls are the process's (the readiness probe reads them): a stall left here would
+    make every service started later in the same test run not ready."""
+    yield
+    for group in GROUPS:
+        PartitionPauses(group).clear()
+    assert not set(GROUPS) & set(stalled_consumers())
 
 
 class FakeConsumer:
