@@ -26,6 +26,9 @@ class SightlineMiddleware:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
+        #: the latency histogram's child per (method, route, status): a label lookup costs more
+        #: than the observation; bounded by the routes, their methods and the status codes
+        self._latency: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +97,10 @@ class SightlineMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            REQUEST_LATENCY.labels(
-                self.service, scope["method"], path, str(status["code"])
-            ).observe(time.perf_counter() - started)
+            key = (scope["method"], path, status["code"])
+            child = self._latency.get(key)
+            if child is None:
+                child = REQUEST_LATENCY.labels(self.service, key[0], path, str(key[2]))
+                self._latency[key] = child
+            child.observe(time.perf_counter() - started)
             correlation_id.reset(token)

@@ -17,11 +17,11 @@ from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
 from services.pipeline_svc.domain.errors import NotPermittedError, OpportunityNotFoundError
 from services.pipeline_svc.entrypoints.api import schemas as s
-from services.pipeline_svc.entrypoints.api.deps import Pipeline
+from services.pipeline_svc.entrypoints.api.deps import Pipeline, pipeline
 from shared.context import Context
 from shared.http.auth import CurrentPrincipal
 from shared.http.commands import CommandResult, execute
-from shared.http.deps import IfMatch
+from shared.http.deps import IfMatchHeader, expected_version
 from shared.problems_doc import PROBLEMS
 from shared.store.cursors import decode_seq, encode_seq
 
@@ -204,10 +204,10 @@ async def log_activity(
     opportunity_id: OppId,
     body: s.ActivityCreate,
     request: Request,
-    svc: Pipeline,
     actor: CurrentPrincipal,
-    expected: IfMatch,
+    if_match: IfMatchHeader = None,
 ) -> Response:
+    svc, expected = pipeline(request), expected_version(if_match)
     cmd = c.LogActivity(
         opportunity_id=opportunity_id,
         activity_id=str(uuid.uuid4()),
@@ -234,10 +234,10 @@ async def submit_artifact(
     opportunity_id: OppId,
     body: s.ArtifactCreate,
     request: Request,
-    svc: Pipeline,
     actor: CurrentPrincipal,
-    expected: IfMatch,
+    if_match: IfMatchHeader = None,
 ) -> Response:
+    svc, expected = pipeline(request), expected_version(if_match)
     cmd = c.SubmitArtifact(opportunity_id, str(uuid.uuid4()), body.kind, body.fields)
     return await _run(
         request,
@@ -254,10 +254,10 @@ async def map_stakeholder(
     opportunity_id: OppId,
     body: s.StakeholderCreate,
     request: Request,
-    svc: Pipeline,
     actor: CurrentPrincipal,
-    expected: IfMatch,
+    if_match: IfMatchHeader = None,
 ) -> Response:
+    svc, expected = pipeline(request), expected_version(if_match)
     cmd = c.MapStakeholder(
         opportunity_id, str(uuid.uuid4()), body.name, body.role, body.title, body.email, body.phone
     )
@@ -275,11 +275,11 @@ async def map_stakeholder(
 async def advance(
     opportunity_id: OppId,
     request: Request,
-    svc: Pipeline,
     actor: CurrentPrincipal,
-    expected: IfMatch,
+    if_match: IfMatchHeader = None,
     body: s.AdvanceRequest | None = None,
 ) -> Response:
+    svc, expected = pipeline(request), expected_version(if_match)
     cmd = c.AdvanceStage(opportunity_id, body.to_stage if body else None)
     return await _run(
         request,
@@ -296,10 +296,10 @@ async def reassign(
     opportunity_id: OppId,
     body: s.ReassignRequest,
     request: Request,
-    svc: Pipeline,
     actor: CurrentPrincipal,
-    expected: IfMatch,
+    if_match: IfMatchHeader = None,
 ) -> Response:
+    svc, expected = pipeline(request), expected_version(if_match)
     cmd = c.ReassignOpportunity(opportunity_id, body.to_owner, body.team, body.reason)
     return await _run(
         request,
@@ -318,10 +318,10 @@ async def close(
     opportunity_id: OppId,
     body: s.CloseRequest,
     request: Request,
-    svc: Pipeline,
     actor: CurrentPrincipal,
-    expected: IfMatch,
+    if_match: IfMatchHeader = None,
 ) -> Response:
+    svc, expected = pipeline(request), expected_version(if_match)
     cmd = c.CloseOpportunity(opportunity_id, body.outcome, body.reason, body.competitor)
     return await _run(
         request,
