@@ -6,10 +6,10 @@ import functools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -273,7 +273,9 @@ class PostgresEventStore:
             )
             for i, new in enumerate(events, start=1)
         ]
-        meta_json = json.dumps(asdict(metadata))
+        # to jsonb columns, whose text form PostgreSQL normalises: pydantic-core's encoder
+        # writes the same JSON several times faster than the json module
+        meta_json = to_json(metadata).decode()
         rows = [
             {
                 "event_id": str(e.event_id),
@@ -282,7 +284,7 @@ class PostgresEventStore:
                 "version": e.version,
                 "event_name": e.event.event_name,
                 "event_version": e.event.event_version,
-                "payload": json.dumps(e.event.payload(), ensure_ascii=False),
+                "payload": to_json(e.event.payload()).decode(),
                 "metadata": meta_json,
                 "partition_key": e.key,
                 "occurred_at": e.event.occurred_at,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,7 +63,7 @@ def row(opp: Opportunity, view: dict[str, Any]) -> dict[str, Any]:
         "opened_at": opp.opened_at,
         "updated_at": view["updated_at_dt"],
         "last_customer_activity_at": opp.last_customer_activity_at,
-        "view": json.dumps({k: v for k, v in view.items() if k != "updated_at_dt"}),
+        "view": to_json({k: v for k, v in view.items() if k != "updated_at_dt"}).decode(),
     }
 
 

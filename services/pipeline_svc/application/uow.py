@@ -110,7 +110,8 @@ class PipelineUnitOfWork(SqlUnitOfWork):
         """`opp` holds what this transaction appended: its fold goes to the cache on commit."""
         sid = stream_id(opp.opportunity_id)
         region = self._folded_regions.get(sid, opp.region)
-        self._written[sid] = replace(opp, region=region)
+        # the cache copies what it keeps; a copy here only when collab's word changed the region
+        self._written[sid] = opp if region == opp.region else replace(opp, region=region)
 
     async def commit(self) -> None:
         await super().commit()
