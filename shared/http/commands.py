@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Self, TypeVar
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from pydantic_core import to_json
 
 from shared.errors import (
     ConcurrencyError,
@@ -56,7 +57,10 @@ def _respond(stored: StoredResponse, replayed: bool = False) -> Response:
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     media = MEDIA_TYPE if stored.status_code >= 400 else "application/json"
-    return JSONResponse(stored.body, stored.status_code, headers=headers, media_type=media)
+    # the body is JSON data already (a view, a problem, or a stored answer read back): encoded
+    # by pydantic-core, compact and UTF-8 as JSONResponse writes it, several times faster
+    body = to_json(stored.body, inf_nan_mode="null")
+    return Response(body, stored.status_code, headers=headers, media_type=media)
 
 
 async def execute(
