@@ -389,11 +389,20 @@ class TestUnitOfWorkEventStore(EventStoreContract):
             assert [e.version for e in await store.load(s)] == [1, 2]
         assert await self.probes(backend) == ["driver"]
 
-    async def test_a_unit_that_raises_keeps_neither(self, backend: UnitOfWorkBackend) -> None:
+    @pytest.mark.parametrize("deferred", [False, True], ids=["begun", "deferred-then-begun"])
+    async def test_a_unit_that_raises_keeps_neither(
+        self, backend: UnitOfWorkBackend, deferred: bool
+    ) -> None:
         s = stream()
 
         async def write_both_then_fail() -> None:
-            async with SqlUnitOfWork(backend.engine, registry, backend.clock) as uow:
+            unit = SqlUnitOfWork(backend.engine, registry, backend.clock, deferred=deferred)
+            async with unit as uow:
+                if deferred:
+                    assert not uow.driver.is_in_transaction()
+                    await uow.begin()
+                    await uow.begin()  # once begun, begun
+                assert uow.driver.is_in_transaction()
                 await uow.events.append(s, STREAM_TYPE, 0, [opened(s)], META)
                 await uow.events.append_then(
                     s, STREAM_TYPE, 1, [logged(s)], META, PROBE, {"probe_key": "lost"}
@@ -436,6 +445,15 @@ PROBE_AFTER_INSERT = (
 )
 #: a guard over a row that another writer may change between a read and the append
 GUARD = "(SELECT k FROM uow_probe WHERE k LIKE 'owner-%' FOR SHARE) = CAST(:owner AS text)"
+
+
+async def guarded(
+    uow: SqlUnitOfWork, s: str, version: int, then: str, probe_key: str, owner: str
+) -> None:
+    """Append the stream's next event under GUARD, with `then` writing `probe_key`."""
+    event = opened(s) if version == 0 else logged(s)
+    params = {"probe_key": probe_key, "owner": owner}
+    await uow.events.append_then(s, STREAM_TYPE, version, [event], META, then, params, guard=GUARD)
 
 
 class TestDeferredUnitOfWork:
@@ -485,16 +503,7 @@ class TestDeferredUnitOfWork:
                     s, STREAM_TYPE, 0, [logged(s)], META, PROBE_AFTER_INSERT, {"probe_key": "a"}
                 )
             with pytest.raises(ConcurrencyError):  # the guard no longer holds
-                await uow.events.append_then(
-                    s,
-                    STREAM_TYPE,
-                    1,
-                    [logged(s)],
-                    META,
-                    PROBE_AFTER_INSERT,
-                    {"probe_key": "b", "owner": "owner-south"},
-                    guard=GUARD,
-                )
+                await guarded(uow, s, 1, PROBE_AFTER_INSERT, "b", "owner-south")
             await uow.commit()
         async with backend.session() as store:
             assert [e.version for e in await store.load(s)] == [1]
@@ -506,16 +515,7 @@ class TestDeferredUnitOfWork:
         s = stream()
         async with self.deferred(backend) as uow:
             await uow.begin()
-            await uow.events.append_then(
-                s,
-                STREAM_TYPE,
-                0,
-                [opened(s)],
-                META,
-                PROBE,
-                {"probe_key": "x", "owner": "owner-east"},
-                guard=GUARD,
-            )
+            await guarded(uow, s, 0, PROBE, "x", "owner-east")
 
             async def change_owner() -> None:
                 async with backend.engine.begin() as conn:
@@ -529,22 +529,3 @@ class TestDeferredUnitOfWork:
             await uow.commit()
         await asyncio.wait_for(changing, 10)
         assert await self.probes(backend) == ["owner-south", "x"]
-
-    async def test_begin_keeps_what_follows_together(self, backend: UnitOfWorkBackend) -> None:
-        s = stream()
-
-        async def begin_write_then_fail() -> None:
-            async with self.deferred(backend) as uow:
-                await uow.begin()
-                await uow.begin()  # once begun, begun
-                assert uow.driver.is_in_transaction()
-                await uow.events.append_then(
-                    s, STREAM_TYPE, 0, [opened(s)], META, PROBE, {"probe_key": "lost"}
-                )
-                raise RuntimeError("the handler failed")
-
-        with pytest.raises(RuntimeError):
-            await begin_write_then_fail()
-        async with backend.session() as store:
-            assert await store.load(s) == []
-        assert await self.probes(backend) == ["owner-east"]
