@@ -24,6 +24,9 @@ from shared.store.cache import StreamCache
 from shared.store.idempotency import PostgresIdempotencyStore
 from shared.store.postgres import PostgresEventStore
 
+#: connections found closed at checkout dropped in a row before the unit takes one anyway
+MAX_DEAD_CHECKOUTS = 64
+
 
 class SqlUnitOfWork:
     """Subclasses bind their own repositories in `bind()`; nothing is written unless committed."""
@@ -52,7 +55,7 @@ class SqlUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        conn = await self._engine.connect()
+        conn = await self._checkout()
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             self.driver = (await conn.get_raw_connection()).driver_connection
@@ -72,6 +75,19 @@ class SqlUnitOfWork:
         self.idempotency = PostgresIdempotencyStore(conn)
         self.bind(conn)
         return self
+
+    async def _checkout(self) -> AsyncConnection:
+        """A pooled connection whose socket is open. One whose server end went away while it
+        sat in the pool (a database restart) is dropped rather than handed to the unit: the
+        pool does not ping, and a deferred unit sends no BEGIN that would find out first."""
+        for _ in range(MAX_DEAD_CHECKOUTS):
+            conn = await self._engine.connect()
+            raw = await conn.get_raw_connection()
+            if not raw.driver_connection.is_closed():
+                return conn
+            await conn.invalidate()
+            await conn.close()
+        return await self._engine.connect()  # the statement will say what is wrong
 
     def bind(self, conn: AsyncConnection) -> None:
         """Hook for service repositories that share the transaction."""
@@ -103,6 +119,9 @@ class SqlUnitOfWork:
         try:
             if tx is not None and not self._committed:
                 await tx.rollback()
+            if self.driver.is_closed():
+                # lost while in use (and outside a transaction, so no rollback noticed)
+                await conn.invalidate()
         except BaseException as exc:
             # a failed commit or a broken connection: nothing of the unit was kept, and the
             # pool must not hand the connection out again, whatever state it is in

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from shared.clock import FixedClock
+from shared.clock import FixedClock, SystemClock
 from shared.errors import ConcurrencyError
 from shared.events import registry
 from shared.events.envelope import Envelope, Metadata
@@ -529,3 +529,54 @@ class TestDeferredUnitOfWork:
             await uow.commit()
         await asyncio.wait_for(changing, 10)
         assert await self.probes(backend) == ["owner-south", "x"]
+
+
+async def terminate(engine: AsyncEngine, pid: int) -> None:
+    """End one backend from another session, as a database restart ends them all."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["begun", "deferred"])
+class TestUnitOfWorkConnectionsLost:
+    """A connection whose server end went away is never handed to a unit again."""
+
+    async def test_one_lost_in_use_fails_its_unit_only(
+        self, database_url: str, deferred: bool
+    ) -> None:
+        engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        killer = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        try:
+
+            async def lose_the_connection_in_use() -> int:
+                async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
+                    pid: int = await u.driver.fetchval("SELECT pg_backend_pid()")
+                    await terminate(killer, pid)
+                    await asyncio.sleep(0.2)
+                    await u.driver.fetchval("SELECT 1")
+                return pid
+
+            with pytest.raises(Exception, match=r"closed|terminat"):
+                await lose_the_connection_in_use()
+            for _ in range(3):  # the pool's only connection was replaced, not handed out again
+                async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
+                    assert await u.driver.fetchval("SELECT 1") == 1
+        finally:
+            await engine.dispose()
+            await killer.dispose()
+
+    async def test_one_lost_while_pooled_is_replaced_at_checkout(
+        self, database_url: str, deferred: bool
+    ) -> None:
+        engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        killer = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        try:
+            async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
+                pid = await u.driver.fetchval("SELECT pg_backend_pid()")
+            await terminate(killer, pid)
+            await asyncio.sleep(0.2)  # the pooled connection's socket sees the end
+            async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
+                assert await u.driver.fetchval("SELECT pg_backend_pid()") != pid
+        finally:
+            await engine.dispose()
+            await killer.dispose()
