@@ -55,10 +55,9 @@ class SqlUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        conn = await self._checkout()
+        conn, self.driver = await self._checkout()
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            self.driver = (await conn.get_raw_connection()).driver_connection
             tx = None
             if not self._deferred:
                 tx = self.driver.transaction()
@@ -76,18 +75,20 @@ class SqlUnitOfWork:
         self.bind(conn)
         return self
 
-    async def _checkout(self) -> AsyncConnection:
-        """A pooled connection whose socket is open. One whose server end went away while it
-        sat in the pool (a database restart) is dropped rather than handed to the unit: the
-        pool does not ping, and a deferred unit sends no BEGIN that would find out first."""
+    async def _checkout(self) -> tuple[AsyncConnection, Any]:
+        """A pooled connection whose socket is open, and its asyncpg connection. One whose
+        server end went away while it sat in the pool (a database restart) is dropped rather
+        than handed to the unit: the pool does not ping, and a deferred unit sends no BEGIN
+        that would find out first."""
         for _ in range(MAX_DEAD_CHECKOUTS):
             conn = await self._engine.connect()
-            raw = await conn.get_raw_connection()
-            if not raw.driver_connection.is_closed():
-                return conn
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            if not driver.is_closed():
+                return conn, driver
             await conn.invalidate()
             await conn.close()
-        return await self._engine.connect()  # the statement will say what is wrong
+        conn = await self._engine.connect()  # its first statement will say what is wrong
+        return conn, (await conn.get_raw_connection()).driver_connection
 
     def bind(self, conn: AsyncConnection) -> None:
         """Hook for service repositories that share the transaction."""
