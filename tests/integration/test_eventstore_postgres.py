@@ -531,52 +531,53 @@ class TestDeferredUnitOfWork:
         assert await self.probes(backend) == ["owner-south", "x"]
 
 
-async def terminate(engine: AsyncEngine, pid: int) -> None:
-    """End one backend from another session, as a database restart ends them all."""
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+class OnePool:
+    """An engine whose pool holds one connection, and a second engine to end that connection's
+    backend from another session, as a database restart ends them all."""
+
+    def __init__(self, database_url: str, deferred: bool) -> None:
+        self.engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        self.killer = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        self.deferred = deferred
+
+    def unit(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, registry, SystemClock(), deferred=self.deferred)
+
+    async def terminate(self, pid: int) -> None:
+        async with self.killer.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        await asyncio.sleep(0.2)  # the connection's socket sees the end
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        await self.killer.dispose()
 
 
 @pytest.mark.parametrize("deferred", [False, True], ids=["begun", "deferred"])
 class TestUnitOfWorkConnectionsLost:
     """A connection whose server end went away is never handed to a unit again."""
 
-    async def test_one_lost_in_use_fails_its_unit_only(
-        self, database_url: str, deferred: bool
-    ) -> None:
-        engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
-        killer = create_async_engine(database_url, pool_size=1, max_overflow=0)
-        try:
+    @pytest.fixture
+    async def pool(self, database_url: str, deferred: bool) -> AsyncIterator[OnePool]:
+        pool = OnePool(database_url, deferred)
+        yield pool
+        await pool.dispose()
 
-            async def lose_the_connection_in_use() -> int:
-                async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
-                    pid: int = await u.driver.fetchval("SELECT pg_backend_pid()")
-                    await terminate(killer, pid)
-                    await asyncio.sleep(0.2)
-                    await u.driver.fetchval("SELECT 1")
-                return pid
+    async def test_one_lost_in_use_fails_its_unit_only(self, pool: OnePool) -> None:
+        async def lose_the_connection_in_use() -> None:
+            async with pool.unit() as u:
+                await pool.terminate(await u.driver.fetchval("SELECT pg_backend_pid()"))
+                await u.driver.fetchval("SELECT 1")
 
-            with pytest.raises(Exception, match=r"closed|terminat"):
-                await lose_the_connection_in_use()
-            for _ in range(3):  # the pool's only connection was replaced, not handed out again
-                async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
-                    assert await u.driver.fetchval("SELECT 1") == 1
-        finally:
-            await engine.dispose()
-            await killer.dispose()
+        with pytest.raises(Exception, match=r"closed|terminat"):
+            await lose_the_connection_in_use()
+        for _ in range(3):  # the pool's only connection was replaced, not handed out again
+            async with pool.unit() as u:
+                assert await u.driver.fetchval("SELECT 1") == 1
 
-    async def test_one_lost_while_pooled_is_replaced_at_checkout(
-        self, database_url: str, deferred: bool
-    ) -> None:
-        engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
-        killer = create_async_engine(database_url, pool_size=1, max_overflow=0)
-        try:
-            async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
-                pid = await u.driver.fetchval("SELECT pg_backend_pid()")
-            await terminate(killer, pid)
-            await asyncio.sleep(0.2)  # the pooled connection's socket sees the end
-            async with SqlUnitOfWork(engine, registry, SystemClock(), deferred=deferred) as u:
-                assert await u.driver.fetchval("SELECT pg_backend_pid()") != pid
-        finally:
-            await engine.dispose()
-            await killer.dispose()
+    async def test_one_lost_while_pooled_is_replaced_at_checkout(self, pool: OnePool) -> None:
+        async with pool.unit() as u:
+            pid = await u.driver.fetchval("SELECT pg_backend_pid()")
+        await pool.terminate(pid)
+        async with pool.unit() as u:
+            assert await u.driver.fetchval("SELECT pg_backend_pid()") != pid
