@@ -8,8 +8,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.messaging.wake import AFTER_COMMIT, WAKE_SETTING
@@ -37,14 +38,27 @@ def make_engine(
     settings = {"application_name": "sightline"}
     if wake_after_commit:
         settings[WAKE_SETTING] = AFTER_COMMIT
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
-        # no pre-ping round trips on the hot path: a dead connection is invalidated on use
+        # no pre-ping round trips on the hot path: a connection whose socket is closed is
+        # replaced at checkout (below), one that fails in use is invalidated then
         pool_recycle=1800,
         connect_args={"server_settings": settings},
     )
+    event.listen(engine.sync_engine.pool, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection whose server end went away (a database restart) is replaced before
+    it is handed out: the pool reconnects it. Statements sent straight to asyncpg (the units of
+    work's hot path, outside any transaction in a deferred unit) do not pass through the
+    disconnect handling of SQLAlchemy's, so without this a dead connection would go back to
+    the pool after each failure and fail the next request too."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the connection was closed while it sat in the pool")
 
 
 def alembic_config(script_location: Path) -> Config:

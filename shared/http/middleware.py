@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import PayloadTooLargeError
 from shared.http.problems import from_error, internal_error, unavailable
 from shared.messaging.faults import is_transient
-from shared.observability import REQUEST_LATENCY, correlation_id
+from shared.observability import REQUEST_LATENCY, correlation_id, labelled
 
 log = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -26,9 +26,6 @@ class SightlineMiddleware:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
-        #: the latency histogram's child per (method, route, status): a label lookup costs more
-        #: than the observation; bounded by the routes, their methods and the status codes
-        self._latency: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,10 +94,7 @@ class SightlineMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            key = (scope["method"], path, status["code"])
-            child = self._latency.get(key)
-            if child is None:
-                child = REQUEST_LATENCY.labels(self.service, key[0], path, str(key[2]))
-                self._latency[key] = child
-            child.observe(time.perf_counter() - started)
+            labelled(
+                REQUEST_LATENCY, self.service, scope["method"], path, str(status["code"])
+            ).observe(time.perf_counter() - started)
             correlation_id.reset(token)

@@ -24,9 +24,6 @@ from shared.store.cache import StreamCache
 from shared.store.idempotency import PostgresIdempotencyStore
 from shared.store.postgres import PostgresEventStore
 
-#: connections found closed at checkout dropped in a row before the unit takes one anyway
-MAX_DEAD_CHECKOUTS = 64
-
 
 class SqlUnitOfWork:
     """Subclasses bind their own repositories in `bind()`; nothing is written unless committed."""
@@ -55,19 +52,18 @@ class SqlUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        conn, self.driver = await self._checkout()
+        conn = await self._engine.connect()
+        self._conn, self._tx, self._committed = conn, None, False
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            tx = None
+            self.driver = (await conn.get_raw_connection()).driver_connection
             if not self._deferred:
-                tx = self.driver.transaction()
-                await tx.start()
+                await self.begin()
         except BaseException:
+            self._conn = None
             await conn.invalidate()
             await conn.close()
             raise
-        self._conn, self._tx = conn, tx
-        self._committed = False
         self.events = PostgresEventStore(
             conn, self._registry, self._clock, self._cache, driver=self.driver
         )
@@ -75,27 +71,8 @@ class SqlUnitOfWork:
         self.bind(conn)
         return self
 
-    async def _checkout(self) -> tuple[AsyncConnection, Any]:
-        """A pooled connection whose socket is open, and its asyncpg connection. One whose
-        server end went away while it sat in the pool (a database restart) is dropped rather
-        than handed to the unit: the pool does not ping, and a deferred unit sends no BEGIN
-        that would find out first."""
-        for _ in range(MAX_DEAD_CHECKOUTS):
-            conn = await self._engine.connect()
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            if not driver.is_closed():
-                return conn, driver
-            await conn.invalidate()
-            await conn.close()
-        conn = await self._engine.connect()  # its first statement will say what is wrong
-        return conn, (await conn.get_raw_connection()).driver_connection
-
     def bind(self, conn: AsyncConnection) -> None:
         """Hook for service repositories that share the transaction."""
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._tx is not None
 
     async def begin(self) -> None:
         """Begin the transaction of a deferred unit (nothing if it has begun): what follows is
@@ -120,9 +97,6 @@ class SqlUnitOfWork:
         try:
             if tx is not None and not self._committed:
                 await tx.rollback()
-            if self.driver.is_closed():
-                # lost while in use (and outside a transaction, so no rollback noticed)
-                await conn.invalidate()
         except BaseException as exc:
             # a failed commit or a broken connection: nothing of the unit was kept, and the
             # pool must not hand the connection out again, whatever state it is in

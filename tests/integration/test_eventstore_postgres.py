@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.clock import FixedClock, SystemClock
+from shared.db import make_engine
 from shared.errors import ConcurrencyError
 from shared.events import registry
 from shared.events.envelope import Envelope, Metadata
@@ -361,6 +362,12 @@ async def follow(backend: PostgresBackend, after: Position | None, limit: int) -
 PROBE = "INSERT INTO uow_probe (k) VALUES (:probe_key)"
 
 
+async def probes(backend: PostgresBackend) -> list[str]:
+    async with backend.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT k FROM uow_probe ORDER BY k"))
+        return [r.k for r in rows]
+
+
 class TestUnitOfWorkEventStore(EventStoreContract):
     """The same contract through the unit of work, whose hot statements bypass SQLAlchemy."""
 
@@ -369,11 +376,6 @@ class TestUnitOfWorkEventStore(EventStoreContract):
         async with backend.engine.begin() as conn:
             await conn.execute(text("CREATE TABLE IF NOT EXISTS uow_probe (k text PRIMARY KEY)"))
         return UnitOfWorkBackend(backend.engine)
-
-    async def probes(self, backend: UnitOfWorkBackend) -> list[str]:
-        async with backend.engine.connect() as conn:
-            rows = await conn.execute(text("SELECT k FROM uow_probe ORDER BY k"))
-            return [r.k for r in rows]
 
     async def test_driver_and_sqlalchemy_statements_commit_together(
         self, backend: UnitOfWorkBackend
@@ -387,7 +389,7 @@ class TestUnitOfWorkEventStore(EventStoreContract):
             await uow.commit()
         async with backend.session() as store:
             assert [e.version for e in await store.load(s)] == [1, 2]
-        assert await self.probes(backend) == ["driver"]
+        assert await probes(backend) == ["driver"]
 
     @pytest.mark.parametrize("deferred", [False, True], ids=["begun", "deferred-then-begun"])
     async def test_a_unit_that_raises_keeps_neither(
@@ -413,7 +415,7 @@ class TestUnitOfWorkEventStore(EventStoreContract):
             await write_both_then_fail()
         async with backend.session() as store:
             assert await store.load(s) == []
-        assert await self.probes(backend) == []
+        assert await probes(backend) == []
 
     async def test_a_connection_goes_back_to_the_pool_outside_any_transaction(
         self, backend: UnitOfWorkBackend
@@ -436,7 +438,7 @@ class TestUnitOfWorkEventStore(EventStoreContract):
                 await conn.execute(text("INSERT INTO uow_probe (k) VALUES ('plain')"))
                 assert driver.is_in_transaction()
                 await tx.rollback()
-        assert await self.probes(backend) == []
+        assert await probes(backend) == []
 
 
 #: a `then` that writes only when the insert did, as a statement outside a transaction needs
@@ -464,9 +466,6 @@ class TestDeferredUnitOfWork:
             await conn.execute(text("INSERT INTO uow_probe (k) VALUES ('owner-east')"))
         return UnitOfWorkBackend(backend.engine)
 
-    async def probes(self, backend: UnitOfWorkBackend) -> list[str]:
-        return await TestUnitOfWorkEventStore.probes(self, backend)  # type: ignore[arg-type]
-
     def deferred(self, backend: UnitOfWorkBackend) -> SqlUnitOfWork:
         return SqlUnitOfWork(backend.engine, registry, backend.clock, deferred=True)
 
@@ -477,7 +476,7 @@ class TestDeferredUnitOfWork:
 
         async def write_then_fail() -> None:
             async with self.deferred(backend) as uow:
-                assert not uow.driver.is_in_transaction() and not uow.in_transaction
+                assert not uow.driver.is_in_transaction()
                 await uow.events.append_then(
                     s, STREAM_TYPE, 0, [opened(s)], META, PROBE_AFTER_INSERT, {"probe_key": "kept"}
                 )
@@ -490,7 +489,7 @@ class TestDeferredUnitOfWork:
             await write_then_fail()
         async with backend.session() as store:
             assert [e.version for e in await store.load(s)] == [1]
-        assert await self.probes(backend) == ["kept", "owner-east"]
+        assert await probes(backend) == ["kept", "owner-east"]
 
     async def test_a_refused_deferred_append_leaves_neither_events_nor_its_then(
         self, backend: UnitOfWorkBackend
@@ -507,7 +506,7 @@ class TestDeferredUnitOfWork:
             await uow.commit()
         async with backend.session() as store:
             assert [e.version for e in await store.load(s)] == [1]
-        assert await self.probes(backend) == ["owner-east"]
+        assert await probes(backend) == ["owner-east"]
 
     async def test_the_guard_holds_its_row_until_the_unit_s_transaction_ends(
         self, backend: UnitOfWorkBackend
@@ -528,16 +527,16 @@ class TestDeferredUnitOfWork:
             assert not changing.done()  # waits for the unit's transaction
             await uow.commit()
         await asyncio.wait_for(changing, 10)
-        assert await self.probes(backend) == ["owner-south", "x"]
+        assert await probes(backend) == ["owner-south", "x"]
 
 
 class OnePool:
-    """An engine whose pool holds one connection, and a second engine to end that connection's
+    """A service's engine (`make_engine`) whose pool holds one connection, and a second engine to end that connection's
     backend from another session, as a database restart ends them all."""
 
     def __init__(self, database_url: str, deferred: bool) -> None:
-        self.engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
-        self.killer = create_async_engine(database_url, pool_size=1, max_overflow=0)
+        self.engine = make_engine(database_url, pool_size=1, max_overflow=0)
+        self.killer = make_engine(database_url, pool_size=1, max_overflow=0)
         self.deferred = deferred
 
     def unit(self) -> SqlUnitOfWork:

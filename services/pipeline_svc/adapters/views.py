@@ -12,32 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.pipeline_svc.domain.opportunity import Opportunity
 from shared.store.cursors import decode_seq, encode_seq
 
-UPSERT_SQL = (
-    "INSERT INTO opportunity_views (opportunity_id, account_id, region, team, owner_id, stage,"
-    " status, version, opened_at, updated_at, last_customer_activity_at, view) VALUES"
-    " (:opportunity_id, :account_id, :region, :team, :owner_id, :stage, :status, :version,"
-    " :opened_at, :updated_at, :last_customer_activity_at, CAST(:view AS jsonb))"
-    " ON CONFLICT (opportunity_id) DO UPDATE SET region = EXCLUDED.region,"
-    " owner_id = EXCLUDED.owner_id,"
-    " team = EXCLUDED.team, stage = EXCLUDED.stage, status = EXCLUDED.status,"
-    " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,"
-    " last_customer_activity_at = EXCLUDED.last_customer_activity_at, view = EXCLUDED.view"
-    " WHERE opportunity_views.version < EXCLUDED.version"
-)
-UPSERT = text(UPSERT_SQL)
-#: UPSERT as the `then` of an append (`append_then`): written only when the events were, so a
-#: statement that commits on its own leaves no view of a refused append (the binds are cast:
-#: a SELECT list, unlike VALUES, does not take the target columns' types)
+#: the deal's list row, as the `then` of its append (`append_then`): written only when the
+#: events were, so a statement that commits on its own leaves no row of a refused append, and
+#: never over a newer version (the binds are cast: a SELECT list, unlike VALUES, does not take
+#: the target columns' types)
 UPSERT_AFTER_APPEND_SQL = (
-    "INSERT INTO opportunity_views"  # noqa: S608 - placeholders only
-    "  (opportunity_id, account_id, region, team, owner_id, stage,"
+    "INSERT INTO opportunity_views (opportunity_id, account_id, region, team, owner_id, stage,"
     " status, version, opened_at, updated_at, last_customer_activity_at, view)"
     " SELECT CAST(:opportunity_id AS text), CAST(:account_id AS text), CAST(:region AS text),"
     " CAST(:team AS text), CAST(:owner_id AS text), CAST(:stage AS text),"
     " CAST(:status AS text), CAST(:version AS integer), CAST(:opened_at AS timestamptz),"
     " CAST(:updated_at AS timestamptz), CAST(:last_customer_activity_at AS timestamptz),"
     " CAST(:view AS jsonb) WHERE EXISTS (SELECT FROM ins)"
-    + UPSERT_SQL[UPSERT_SQL.index(" ON CONFLICT") :]
+    " ON CONFLICT (opportunity_id) DO UPDATE SET region = EXCLUDED.region,"
+    " owner_id = EXCLUDED.owner_id,"
+    " team = EXCLUDED.team, stage = EXCLUDED.stage, status = EXCLUDED.status,"
+    " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,"
+    " last_customer_activity_at = EXCLUDED.last_customer_activity_at, view = EXCLUDED.view"
+    " WHERE opportunity_views.version < EXCLUDED.version"
 )
 # the account changed hands: its deals' rows follow the owning region of record
 FOLLOW_OWNER = text(
@@ -50,7 +42,7 @@ FILTERS = ("region", "team", "owner_id", "stage", "status", "account_id")
 
 
 def row(opp: Opportunity, view: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of UPSERT for the deal and its rendered view."""
+    """The parameters of UPSERT_AFTER_APPEND_SQL for the deal and its rendered view."""
     return {
         "opportunity_id": opp.opportunity_id,
         "account_id": opp.account_id,
@@ -82,9 +74,6 @@ class ListQuery:
 class OpportunityViews:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-
-    async def save(self, opp: Opportunity, view: dict[str, Any]) -> None:
-        await self._conn.execute(UPSERT, row(opp, view))
 
     async def open_stages(self) -> set[str]:
         rows = await self._conn.execute(

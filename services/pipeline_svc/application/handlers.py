@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -29,15 +28,9 @@ from shared.errors import ConflictError, PreconditionFailedError
 from shared.events.base import DomainEvent
 from shared.events.envelope import NewEvent
 from shared.identity import Principal
-from shared.observability import EVENTS_APPENDED
+from shared.observability import EVENTS_APPENDED, labelled
 
 Action = Literal["manage", "contact", "reassign"]
-
-
-@functools.cache
-def appended(event_name: str) -> Any:
-    """The appended-events counter of one event name (a label lookup costs more than the count)."""
-    return EVENTS_APPENDED.labels("pipeline", event_name)
 
 
 @dataclass(frozen=True)
@@ -97,7 +90,7 @@ async def record(
         guard=OWNER_GUARD,
     )
     for e in events:
-        appended(e.event_name).inc()
+        labelled(EVENTS_APPENDED, "pipeline", e.event_name).inc()
     for contact in contacts:
         await uow.directory.add_stakeholder_contact(contact, opp.account_id, opp.opportunity_id)
     uow.wrote(opp)
