@@ -23,10 +23,11 @@ from shared.context import Context
 from shared.http.auth import CurrentPrincipal
 from shared.http.commands import CommandResult, execute
 from shared.http.deps import IfMatchHeader, expected_version
+from shared.http.lean import LeanRoute
 from shared.problems_doc import PROBLEMS
 from shared.store.cursors import decode_seq, encode_seq
 
-router = APIRouter(prefix="/opportunities", tags=["opportunities"])
+router = APIRouter(prefix="/opportunities", tags=["opportunities"], route_class=LeanRoute)
 OppId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
 
 
