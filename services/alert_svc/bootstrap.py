@@ -82,8 +82,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lifespan=service_lifespan(
             settings, MIGRATIONS, clock, webhooks.around(settings, clock, setup)
         ),
+        routers=[m.router for m in (rules_api, alerts, workbench, reports, webhooks)],
     )
-    for module in (rules_api, alerts, workbench, reports, webhooks):
-        app.include_router(module.router)
     document_bodies(app, [schemas.RuleCreate, schemas.AcknowledgeBody, schemas.ResolveBody])
     return app

@@ -67,7 +67,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.state.grant_expiry = expiry
         return [*(c.run() for c in consumers), expiry.run()]
 
-    app = build_app(
+    return build_app(
         settings,
         title="Sightline collaboration",
         description=(
@@ -77,7 +77,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         ),
         version="1.0.0",
         lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
+        routers=[m.router for m in (org, accounts, contact_requests, timeline, conflicts)],
     )
-    for module in (org, accounts, contact_requests, timeline, conflicts):
-        app.include_router(module.router)
-    return app

@@ -93,7 +93,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.state.consumers = [collab]
         return [collab.run()]
 
-    app = build_app(
+    return build_app(
         settings,
         title="Sightline pipeline",
         description=(
@@ -102,8 +102,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         ),
         version="1.0.0",
         lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
+        routers=[opportunities.router, playbook.router, ingest.router],
     )
-    app.include_router(playbook.router)
-    app.include_router(opportunities.router)
-    app.include_router(ingest.router)
-    return app

@@ -77,7 +77,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.state.quarter_scheduler = quarters
         return [*(c.run() for c in consumers), weeks.run(), quarters.run()]
 
-    app = build_app(
+    return build_app(
         settings,
         title="Sightline scoring",
         description=(
@@ -87,7 +87,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         ),
         version="1.0.0",
         lifespan=service_lifespan(settings, MIGRATIONS, clock, setup),
+        routers=[m.router for m in (health, model, kpis, forecast)],
     )
-    for module in (health, model, kpis, forecast):
-        app.include_router(module.router)
-    return app

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,8 +37,16 @@ def verifier_for(settings: Settings) -> TokenVerifier:
 
 
 def build_app(
-    settings: Settings, *, title: str, description: str, version: str, lifespan: Lifespan
+    settings: Settings,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
+    """The service's app; `routers` (its own routes, the busiest first) are matched before the
+    health and contract routes, since a request is matched against routes in order."""
     worker = settings.mode == "worker"
     app = FastAPI(
         title=title,
@@ -48,6 +56,10 @@ def build_app(
         lifespan=lifespan,
         separate_input_output_schemas=False,
         dependencies=[Depends(reject_unstorable)],
+        # FastAPI's OpenTelemetry hooks look the global providers up on every request; with no
+        # OpenTelemetry SDK installed they can never be on. Request metrics, correlation ids and
+        # logs are SightlineMiddleware's.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.verifier = verifier_for(settings)
@@ -58,6 +70,8 @@ def build_app(
     app.add_middleware(
         SightlineMiddleware, service=settings.service, max_body_bytes=settings.max_body_bytes
     )
+    for router in routers:
+        app.include_router(router)
     app.include_router(health.router)
     topic = settings.topic(settings.service)
 

@@ -24,11 +24,13 @@ class BearerPrincipal(HTTPBearer):
         )
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        if credentials is None:  # absent, or another scheme than bearer
+        # the header read as HTTPBearer reads it, without building its credentials model
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        token = token.strip()
+        if not token or scheme.lower() != "bearer":  # absent, or another scheme than bearer
             raise UnauthorizedError("a bearer token is required")
         verifier: TokenVerifier = request.app.state.verifier
-        return await verifier.verify_async(credentials.credentials)
+        return await verifier.verify_async(token)
 
 
 principal = BearerPrincipal()

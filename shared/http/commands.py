@@ -76,7 +76,8 @@ async def execute(
         raise ValidationFailedError(
             "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"
         )
-    scope = f"{actor.sub}:{request.method}:{request.url.path}"
+    path = request_path(request)
+    scope = f"{actor.sub}:{request.method}:{path}"
     digest = hashlib.sha256(await request.body()).hexdigest() if key is not None else ""
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -93,7 +94,7 @@ async def execute(
                 result = await handler(uow)
                 body = problem_body(result.error) if result.error else result.body
                 if result.error is not None:
-                    body["instance"] = request.url.path
+                    body["instance"] = path
                 answer = StoredResponse(digest, result.status, body, result.headers)
                 if key is not None and not await uow.idempotency.put(scope, key, answer):
                     raise ConcurrencyError("the Idempotency-Key was stored meanwhile")
@@ -105,6 +106,12 @@ async def execute(
             # jittered backoff lets racing writers on one hot stream spread out
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
     raise ConcurrencyError("the command raced with another; retry")
+
+
+def request_path(request: Request) -> str:
+    """`request.url.path`, without building the whole URL (its host header, a urlsplit)."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def _replay(stored: StoredResponse, digest: str) -> Response:
