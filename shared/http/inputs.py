@@ -53,7 +53,8 @@ def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
 
 async def reject_unstorable(request: Request) -> None:
     """App-wide dependency: query parameters and the JSON body (parsed once, cached)."""
-    for key, value in request.query_params.multi_items():
+    query = request.query_params.multi_items() if request.scope.get("query_string") else ()
+    for key, value in query:
         if _bad_string(key) or _bad_string(value):
             raise _refuse(key if not _bad_string(key) else "query", "contains a NUL character")
     if request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):

@@ -31,14 +31,18 @@ class SightlineMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("x-correlation-id", "")
+        given, length = "", None
+        for key, value in scope["headers"]:
+            name = key.lower()
+            if name == b"x-correlation-id":
+                given = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value.decode("latin-1")
         cid = given if _SAFE_ID.match(given) else str(uuid.uuid4())
         token = correlation_id.set(cid)
         started = time.perf_counter()
         status = {"code": 500, "started": 0}
         try:
-            length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
                 resp = from_error(
                     PayloadTooLargeError(f"the body exceeds {self.max_body} bytes"), scope["path"]

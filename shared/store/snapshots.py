@@ -81,20 +81,27 @@ class SnapshotCache(Generic[T]):
         self._entries.move_to_end(stream_id)
         return Snapshot(version, self._copy(state))
 
-    def put(self, stream_id: str, version: int, state: T) -> None:
-        """Remember the fold up to `version` (a newer snapshot already held wins)."""
+    def put(self, stream_id: str, version: int, state: T, *, adopt: bool = False) -> None:
+        """Remember the fold up to `version` (a newer snapshot already held wins).
+
+        The cache keeps a copy, unless the caller `adopt`s: hands `state` over and never
+        touches it again (a unit of work, once committed, gives up what it wrote).
+        """
         held = self._entries.get(stream_id)
         if held is not None and held[0] == self.tag and held[1] >= version:
             return
-        self.put_tagged(stream_id, self.tag, version, state)
+        self.put_tagged(stream_id, self.tag, version, state, adopt=adopt)
 
-    def put_tagged(self, stream_id: str, tag: str, version: int, state: T) -> None:
+    def put_tagged(
+        self, stream_id: str, tag: str, version: int, state: T, *, adopt: bool = False
+    ) -> None:
         """Store a state under any tag (tests use it to plant one of an old shape)."""
         self._drop(stream_id)
         weight = self._weigh(state) + ENTRY_OVERHEAD
         if weight > self.max_bytes:
             return
-        self._entries[stream_id] = (tag, version, self._copy(state), weight)
+        kept = state if adopt else self._copy(state)
+        self._entries[stream_id] = (tag, version, kept, weight)
         self._bytes += weight
         while self._bytes > self.max_bytes:
             _, (_, _, _, old) = self._entries.popitem(last=False)

@@ -141,7 +141,9 @@ async def _change(
 ) -> Outcome:
     opp = await load(uow, opportunity_id)
     # decisions, grants and dwell all run at the command's business time, in the stream's order
-    ctx = replace(ctx, now=ctx.at_or_after(opp.last_occurred_at))
+    now = ctx.at_or_after(opp.last_occurred_at)
+    if now != ctx.now:
+        ctx = replace(ctx, now=now)
     await authorize(uow, ctx, opp, action)
     if ctx.expected_version is not None and ctx.expected_version != opp.version:
         raise PreconditionFailedError(

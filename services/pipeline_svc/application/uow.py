@@ -107,7 +107,10 @@ class PipelineUnitOfWork(SqlUnitOfWork):
         return opp, owner
 
     def wrote(self, opp: Opportunity) -> None:
-        """`opp` holds what this transaction appended: its fold goes to the cache on commit."""
+        """`opp` holds what this transaction appended: its fold goes to the cache on commit.
+
+        The caller hands `opp` over: once the unit commits, the cache keeps it without a copy.
+        """
         sid = stream_id(opp.opportunity_id)
         region = self._folded_regions.get(sid, opp.region)
         # the cache copies what it keeps; a copy here only when collab's word changed the region
@@ -116,6 +119,7 @@ class PipelineUnitOfWork(SqlUnitOfWork):
     async def commit(self) -> None:
         await super().commit()
         if self._snapshots is not None:
+            # the unit gives its deals up on commit: the cache keeps them without a copy
             for sid, opp in self._written.items():
-                self._snapshots.put(sid, opp.version, opp)
+                self._snapshots.put(sid, opp.version, opp, adopt=True)
         self._written.clear()

@@ -165,6 +165,20 @@ def test_every_load_gets_its_own_copy() -> None:
     assert again is not None and again.state.stage == "lead"
 
 
+def test_an_adopted_state_is_kept_as_handed_over_and_loads_still_get_copies() -> None:
+    cache = snapshot_cache(1 << 20)
+    opp = new_deal().opp
+    cache.put("s", opp.version, opp, adopt=True)
+
+    first = cache.get("s")
+    assert first is not None and first.state is not opp
+    first.state.stage = "closing"
+    opp.stage = "negotiation"  # what a unit of work may no longer do once it has committed
+
+    again = cache.get("s")
+    assert again is not None and again.state.stage == "negotiation"
+
+
 def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
     cache = snapshot_cache(1 << 20)
     deal = new_deal()
