@@ -24,6 +24,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
 
 from shared.store.schema import OUTBOX_CHANNEL
 
@@ -36,7 +37,8 @@ NOTIFY = f"NOTIFY {OUTBOX_CHANNEL}"
 #: a database that does not answer within this is left to the relay's poll
 TIMEOUT_S = 5.0
 
-_wakers: weakref.WeakKeyDictionary[AsyncEngine, OutboxWaker] = weakref.WeakKeyDictionary()
+#: by connection pool: an engine and the proxies its execution options make share one
+_wakers: weakref.WeakKeyDictionary[Pool, OutboxWaker] = weakref.WeakKeyDictionary()
 
 
 class OutboxWaker:
@@ -98,15 +100,15 @@ class OutboxWaker:
 
 def attach(engine: AsyncEngine, waker: OutboxWaker) -> None:
     """Commits on `engine`'s sessions that wrote events poke `waker`."""
-    _wakers[engine] = waker
+    _wakers[engine.sync_engine.pool] = waker
 
 
 def detach(engine: AsyncEngine) -> None:
-    _wakers.pop(engine, None)
+    _wakers.pop(engine.sync_engine.pool, None)
 
 
 def poke(engine: Any) -> None:
     """After a commit that wrote events: wake the relay if `engine` defers its NOTIFYs."""
-    waker = _wakers.get(engine)
+    waker = _wakers.get(engine.sync_engine.pool)
     if waker is not None:
         waker.poke()

@@ -14,6 +14,7 @@ append); anything else that writes begins first.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,6 +24,17 @@ from shared.events.registry import EventRegistry
 from shared.store.cache import StreamCache
 from shared.store.idempotency import PostgresIdempotencyStore
 from shared.store.postgres import PostgresEventStore
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` with its connections set to AUTOCOMMIT at checkout (one proxy per engine, on
+    the same pool): no separate call per unit of work to set it."""
+    found = _AUTOCOMMIT.get(engine)
+    if found is None:
+        found = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
 
 
 class SqlUnitOfWork:
@@ -52,11 +64,11 @@ class SqlUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        conn = await self._engine.connect()
+        conn = await _autocommit(self._engine).connect()
         self._conn, self._tx, self._committed = conn, None, False
         try:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            self.driver = (await conn.get_raw_connection()).driver_connection
+            # a connection just checked out holds its DBAPI connection: no I/O to reach it
+            self.driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
             if not self._deferred:
                 await self.begin()
         except BaseException:
