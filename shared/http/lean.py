@@ -207,7 +207,6 @@ class LeanRoute(APIRoute):
                 return await standard(request)
             return await plan.call(**values)
 
-        handler.lean_plan = plan  # type: ignore[attr-defined]
         return handler
 
 

@@ -113,7 +113,8 @@ class PipelineUnitOfWork(SqlUnitOfWork):
         """
         sid = stream_id(opp.opportunity_id)
         region = self._folded_regions.get(sid, opp.region)
-        # the cache copies what it keeps; a copy here only when collab's word changed the region
+        # the cache adopts `opp` on commit; a copy with the fold's region only when collab's
+        # word changed the region the view shows
         self._written[sid] = opp if region == opp.region else replace(opp, region=region)
 
     async def commit(self) -> None:

@@ -223,7 +223,9 @@ async def test_a_well_formed_command_reaches_the_endpoint_with_the_values_fastap
     )
 
 
-async def test_the_lean_way_runs_the_apps_dependencies_before_the_routes_own() -> None:
+async def test_the_lean_way_runs_the_apps_dependencies_before_the_routes_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     plans: list[Any] = []
     original = plan_for
 
@@ -232,15 +234,12 @@ async def test_the_lean_way_runs_the_apps_dependencies_before_the_routes_own() -
         plans.append(plan)
         return plan
 
-    lean_module.plan_for = spy  # type: ignore[assignment]
-    try:
-        app = _app(LeanRoute)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            r = await client.post("/things/n1/notes", json=GOOD, headers=_auth())
-        assert r.status_code == 201
-    finally:
-        lean_module.plan_for = original  # type: ignore[assignment]
+    monkeypatch.setattr(lean_module, "plan_for", spy)
+    app = _app(LeanRoute)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/things/n1/notes", json=GOOD, headers=_auth())
+    assert r.status_code == 201
     served = [p for p in plans if p is not None and len(p.dependencies) == 2]
     # the two POST routes as included into the app; the GET (a query parameter) has none
     assert [[d[1] for d in p.dependencies] for p in served] == [[reject_unstorable, principal]] * 2
