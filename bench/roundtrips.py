@@ -73,6 +73,12 @@ class RoundTripCounter:
         )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # a client handler that ends cancelled (by `__aexit__`) makes Python 3.11's
+        # StreamReaderProtocol log a CancelledError traceback: it ends quietly instead
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._relay(reader, writer)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
