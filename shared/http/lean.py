@@ -170,7 +170,9 @@ async def _lean_values(plan: _Plan, request: Request) -> dict[str, Any] | None:
                 return None
             values[p.name] = p.field.field_info.get_default(call_default_factory=True)
             continue
-        value, errors = p.field.validate(raw, values, loc=("path" if p.in_path else "header",))
+        value, errors = p.field.validate(
+            raw, values, loc=("path" if p.in_path else "header", p.key)
+        )
         if errors:
             return None
         values[p.name] = value

@@ -276,30 +276,30 @@ class PostgresEventStore:
         # to jsonb columns, whose text form PostgreSQL normalises: pydantic-core's encoder
         # writes the same JSON several times faster than the json module
         meta_json = to_json(metadata).decode()
-        payloads = [to_json(e.event.payload()) for e in envelopes]
-        for e, payload in zip(envelopes, payloads, strict=True):
+        rows = []
+        for e in envelopes:
+            payload = to_json(e.event.payload())
             if len(payload) > MAX_EVENT_BYTES:
                 raise PayloadTooLargeError(
                     f"the {e.event.event_name} event would be {len(payload)} bytes;"
                     f" an event may hold at most {MAX_EVENT_BYTES}",
                     limit=MAX_EVENT_BYTES,
                 )
-        rows = [
-            {
-                "event_id": str(e.event_id),
-                "stream_id": stream_id,
-                "stream_type": stream_type,
-                "version": e.version,
-                "event_name": e.event.event_name,
-                "event_version": e.event.event_version,
-                "payload": payload.decode(),
-                "metadata": meta_json,
-                "partition_key": e.key,
-                "occurred_at": e.event.occurred_at,
-                "recorded_at": recorded_at,
-            }
-            for e, payload in zip(envelopes, payloads, strict=True)
-        ]
+            rows.append(
+                {
+                    "event_id": str(e.event_id),
+                    "stream_id": stream_id,
+                    "stream_type": stream_type,
+                    "version": e.version,
+                    "event_name": e.event.event_name,
+                    "event_version": e.event.event_version,
+                    "payload": payload.decode(),
+                    "metadata": meta_json,
+                    "partition_key": e.key,
+                    "occurred_at": e.event.occurred_at,
+                    "recorded_at": recorded_at,
+                }
+            )
         return envelopes, rows
 
     def _remember(self, stream_id: str, expected_version: int, envelopes: list[Envelope]) -> None:
