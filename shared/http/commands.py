@@ -20,6 +20,7 @@ from shared.errors import (
     SightlineError,
     ValidationFailedError,
 )
+from shared.http.headers import header
 from shared.http.problems import MEDIA_TYPE, problem_body
 from shared.identity import Principal
 from shared.store.idempotency import IdempotencyStore, StoredResponse
@@ -71,7 +72,7 @@ async def execute(
     *,
     retry_on_conflict: bool = True,
 ) -> Response:
-    key = request.headers.get("idempotency-key")
+    key = header(request, "idempotency-key")
     if key is not None and not _KEY.match(key):
         raise ValidationFailedError(
             "Idempotency-Key must be 1-200 visible ASCII characters", field="Idempotency-Key"

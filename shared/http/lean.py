@@ -31,12 +31,15 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shared.http.headers import header
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 @dataclass(frozen=True)
 class _Param:
-    """A scalar path or header parameter: its key in the request and its FastAPI field."""
+    """A scalar path or header parameter: its key in the request (a header's in lower case) and
+    its FastAPI field."""
 
     name: str
     key: str
@@ -116,7 +119,7 @@ def plan_for(dependant: Dependant, body_field: Any, embed_body: bool) -> _Plan |
     if not all(_request_only(sub) for sub in dependant.dependencies):
         return None
     fields = [_Param(f.name, f.alias, f, True) for f in dependant.path_params] + [
-        _Param(f.name, _header_key(f), f, False) for f in dependant.header_params
+        _Param(f.name, _header_key(f).lower(), f, False) for f in dependant.header_params
     ]
     if not all(_scalar(p.field) for p in fields):
         return None
@@ -164,7 +167,7 @@ async def _lean_values(plan: _Plan, request: Request) -> dict[str, Any] | None:
         if name is not None:
             values[name] = solved[call]
     for p in plan.params:
-        raw = request.path_params.get(p.key) if p.in_path else request.headers.get(p.key)
+        raw = request.path_params.get(p.key) if p.in_path else header(request, p.key)
         if raw is None:
             if p.in_path:
                 return None

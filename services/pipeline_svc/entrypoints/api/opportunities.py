@@ -63,6 +63,42 @@ async def _run(
     )
 
 
+# FastAPI tries a router's routes in the order they are declared (twice per request, to
+# match and then to handle): the command sent most, logging an activity, comes first
+@router.post(
+    "/{opportunity_id}/activities",
+    operation_id="logActivity",
+    summary="Log a follow-up activity (跟进行为); collaborators under a grant get ContactRecorded",
+    response_model=s.OpportunityRead | s.ContactRecorded,
+    responses=PROBLEMS,
+)
+async def log_activity(
+    opportunity_id: OppId,
+    body: s.ActivityCreate,
+    request: Request,
+    actor: CurrentPrincipal,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    cmd = c.LogActivity(
+        opportunity_id=opportunity_id,
+        activity_id=str(uuid.uuid4()),
+        kind=body.kind,
+        contacts=body.contacts,
+        summary=body.summary,
+        objections_raised=body.objections_raised,
+        objections_resolved=body.objections_resolved,
+        next_step=body.next_step,
+    )
+    return await _run(
+        request,
+        actor,
+        if_match,
+        lambda u, ctx, pb: h.log_activity(cmd, u, ctx, pb),
+        occurred_at=body.occurred_at,
+        activity=True,
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -195,40 +231,6 @@ def _command_route(path: str, op: str, summary: str) -> Callable[[Any], Any]:
         summary=summary,
         response_model=s.OpportunityRead,
         responses=PROBLEMS,
-    )
-
-
-@router.post(
-    "/{opportunity_id}/activities",
-    operation_id="logActivity",
-    summary="Log a follow-up activity (跟进行为); collaborators under a grant get ContactRecorded",
-    response_model=s.OpportunityRead | s.ContactRecorded,
-    responses=PROBLEMS,
-)
-async def log_activity(
-    opportunity_id: OppId,
-    body: s.ActivityCreate,
-    request: Request,
-    actor: CurrentPrincipal,
-    if_match: IfMatchHeader = None,
-) -> Response:
-    cmd = c.LogActivity(
-        opportunity_id=opportunity_id,
-        activity_id=str(uuid.uuid4()),
-        kind=body.kind,
-        contacts=body.contacts,
-        summary=body.summary,
-        objections_raised=body.objections_raised,
-        objections_resolved=body.objections_resolved,
-        next_step=body.next_step,
-    )
-    return await _run(
-        request,
-        actor,
-        if_match,
-        lambda u, ctx, pb: h.log_activity(cmd, u, ctx, pb),
-        occurred_at=body.occurred_at,
-        activity=True,
     )
 
 
