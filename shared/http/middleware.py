@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PayloadTooLargeError
 from shared.http.problems import from_error, internal_error, unavailable
+from shared.ids import uuid4_text
 from shared.messaging.faults import is_transient
 from shared.observability import REQUEST_LATENCY, correlation_id, labelled
 
@@ -38,7 +38,7 @@ class SightlineMiddleware:
                 given = value.decode("latin-1")
             elif name == b"content-length":
                 length = value.decode("latin-1")
-        cid = given if _SAFE_ID.match(given) else str(uuid.uuid4())
+        cid = given if _SAFE_ID.match(given) else uuid4_text()
         token = correlation_id.set(cid)
         started = time.perf_counter()
         status = {"code": 500, "started": 0}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from shared.http.auth import CurrentPrincipal
 from shared.http.commands import CommandResult, execute
 from shared.http.deps import IfMatchHeader, expected_version
 from shared.http.lean import LeanRoute
+from shared.ids import uuid4_text
 from shared.problems_doc import PROBLEMS
 from shared.store.cursors import decode_seq, encode_seq
 
@@ -81,7 +81,7 @@ async def log_activity(
 ) -> Response:
     cmd = c.LogActivity(
         opportunity_id=opportunity_id,
-        activity_id=str(uuid.uuid4()),
+        activity_id=uuid4_text(),
         kind=body.kind,
         contacts=body.contacts,
         summary=body.summary,
@@ -112,7 +112,7 @@ async def open_opportunity(
 ) -> Response:
     owner_id = body.owner_id or actor.sub
     cmd = c.OpenOpportunity(
-        opportunity_id=str(uuid.uuid4()),
+        opportunity_id=uuid4_text(),
         account_id=body.account_id,
         title=body.title,
         owner_id=owner_id,
@@ -242,7 +242,7 @@ async def submit_artifact(
     actor: CurrentPrincipal,
     if_match: IfMatchHeader = None,
 ) -> Response:
-    cmd = c.SubmitArtifact(opportunity_id, str(uuid.uuid4()), body.kind, body.fields)
+    cmd = c.SubmitArtifact(opportunity_id, uuid4_text(), body.kind, body.fields)
     return await _run(
         request,
         actor,
@@ -261,7 +261,7 @@ async def map_stakeholder(
     if_match: IfMatchHeader = None,
 ) -> Response:
     cmd = c.MapStakeholder(
-        opportunity_id, str(uuid.uuid4()), body.name, body.role, body.title, body.email, body.phone
+        opportunity_id, uuid4_text(), body.name, body.role, body.title, body.email, body.phone
     )
     return await _run(
         request,
