@@ -278,7 +278,7 @@ class PostgresEventStore:
         meta_json = to_json(metadata).decode()
         rows = []
         for e in envelopes:
-            payload = to_json(e.event.payload())
+            payload = to_json(e.event)  # the JSON of `payload()`, without the dict between
             if len(payload) > MAX_EVENT_BYTES:
                 raise PayloadTooLargeError(
                     f"the {e.event.event_name} event would be {len(payload)} bytes;"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_json
@@ -41,8 +42,9 @@ FOLLOW_OWNER = text(
 FILTERS = ("region", "team", "owner_id", "stage", "status", "account_id")
 
 
-def row(opp: Opportunity, view: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of UPSERT_AFTER_APPEND_SQL for the deal and its rendered view."""
+def row(opp: Opportunity, view: dict[str, Any], updated_at: datetime) -> dict[str, Any]:
+    """The parameters of UPSERT_AFTER_APPEND_SQL for the deal and its view rendered at
+    `updated_at`."""
     return {
         "opportunity_id": opp.opportunity_id,
         "account_id": opp.account_id,
@@ -53,9 +55,9 @@ def row(opp: Opportunity, view: dict[str, Any]) -> dict[str, Any]:
         "status": opp.status,
         "version": opp.version,
         "opened_at": opp.opened_at,
-        "updated_at": view["updated_at_dt"],
+        "updated_at": updated_at,
         "last_customer_activity_at": opp.last_customer_activity_at,
-        "view": to_json({k: v for k, v in view.items() if k != "updated_at_dt"}).decode(),
+        "view": to_json(view).decode(),
     }
 
 

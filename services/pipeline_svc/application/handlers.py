@@ -83,7 +83,7 @@ async def record(
         ctx.metadata,
         UPSERT_AFTER_APPEND_SQL,
         {
-            **view_row(opp, view),
+            **view_row(opp, view, ctx.now),
             "guard_account": opp.account_id,
             "guard_owner": uow.directory.owner_read(opp.account_id),
         },

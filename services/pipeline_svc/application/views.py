@@ -55,7 +55,6 @@ def render(opp: Opportunity, pb: PlaybookInForce, updated_at: datetime) -> dict[
         ],
         "gate": gate,
         "updated_at": updated_at.isoformat(),
-        "updated_at_dt": updated_at,
     }
 
 
@@ -80,7 +79,3 @@ def _gate(opp: Opportunity, pb: PlaybookInForce) -> dict[str, Any]:
         "stage_in_playbook": True,
         "detail": None,
     }
-
-
-def public(view: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in view.items() if k != "updated_at_dt"}

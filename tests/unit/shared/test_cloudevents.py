@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
+from pydantic_core import to_json
 
 from services.pipeline_svc.domain.playbook import default_playbook
 from shared.contracts import pipeline as ev
@@ -534,3 +535,10 @@ def assert_json_type(value: Any, schema: dict[str, Any], root: dict[str, Any]) -
         for name, sub in schema.get("properties", {}).items():
             if name in value:
                 assert_json_type(value[name], sub, root)
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINE_CATALOGUE))
+def test_an_events_own_json_is_the_json_of_its_payload(name: str) -> None:
+    # the event store writes `to_json(event)` for the payload column
+    event = samples()[name]
+    assert to_json(event) == to_json(event.payload())

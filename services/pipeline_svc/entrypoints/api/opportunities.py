@@ -12,7 +12,7 @@ from services.pipeline_svc.adapters.views import ListQuery
 from services.pipeline_svc.application import handlers as h
 from services.pipeline_svc.application.playbooks import Playbooks
 from services.pipeline_svc.application.uow import PipelineUnitOfWork, stream_id
-from services.pipeline_svc.application.views import public, render
+from services.pipeline_svc.application.views import render
 from services.pipeline_svc.domain import commands as c
 from services.pipeline_svc.domain import permissions
 from services.pipeline_svc.domain.errors import NotPermittedError, OpportunityNotFoundError
@@ -37,7 +37,7 @@ def _result(outcome: h.Outcome, status: int = 200) -> CommandResult:
         headers["Location"] = f"/opportunities/{outcome.view['id']}"
     if outcome.refusal is not None:
         return CommandResult(409, None, headers, outcome.refusal)
-    return CommandResult(status, public(outcome.view), headers)
+    return CommandResult(status, outcome.view, headers)
 
 
 async def _run(
@@ -179,7 +179,7 @@ async def get_opportunity(
             raise NotPermittedError(f"the opportunity belongs to region {region}")
         pb = await svc.playbooks.current(uow)
     response.headers["ETag"] = f'"{opp.version}"'
-    return public(render(opp, pb, svc.clock.now()))
+    return render(opp, pb, svc.clock.now())
 
 
 @router.get(
