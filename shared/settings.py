@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
     #: connections each service process keeps (all of them pooled: none opened per request)
     db_pool_size: int = Field(default=20, ge=1, le=1000)
+    #: of those, how many a unit of work may hand to the next without checking them in
+    #: (`shared.store.kept`); 0 turns it off, None: half the pool
+    db_keep_connections: int | None = Field(default=None, ge=0, le=1000)
     kafka_bootstrap_servers: str | None = Field(
         default=None,
         validation_alias=AliasChoices(

@@ -24,6 +24,7 @@ from shared.messaging.relay import OutboxRelay, asyncpg_dsn
 from shared.messaging.wake import OutboxWaker
 from shared.observability import DEAD_LETTERS_PARKED, OUTBOX_PARKED
 from shared.settings import Settings
+from shared.store import kept
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ def service_lifespan(
             max_overflow=0,
             wake_after_commit=deferred,
         )
+        keep_limit = settings.db_keep_connections
+        if keep_limit is None:
+            keep_limit = settings.db_pool_size // 2
+        if keep_limit > 0:
+            kept.keep(engine, keep_limit)
         waker = None
         if deferred:
             waker = OutboxWaker(
@@ -87,6 +93,7 @@ def service_lifespan(
             if waker is not None:
                 wake.detach(engine)
                 await waker.aclose()
+            await kept.release(engine)
             await engine.dispose()
 
     return lifespan

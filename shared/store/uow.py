@@ -23,6 +23,7 @@ from shared.clock import Clock
 from shared.events.registry import EventRegistry
 from shared.store.cache import StreamCache
 from shared.store.idempotency import PostgresIdempotencyStore
+from shared.store.kept import kept_for
 from shared.store.postgres import PostgresEventStore
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
@@ -64,7 +65,18 @@ class SqlUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        conn = await _autocommit(self._engine).connect()
+        kept = kept_for(self._engine)
+        conn = None
+        if kept is not None:
+            conn, dead, aged = kept.take()
+            for gone in dead:
+                await gone.invalidate()
+            for other in (*dead, *aged):
+                await other.close()
+        if conn is None:
+            conn = await _autocommit(self._engine).connect()
+            if kept is not None:
+                kept.checked_out(conn)
         self._conn, self._tx, self._committed = conn, None, False
         try:
             # a connection just checked out holds its DBAPI connection: no I/O to reach it
@@ -106,14 +118,19 @@ class SqlUnitOfWork:
         conn, tx = self._conn, self._tx
         assert conn is not None
         self._conn = self._tx = None
+        # a connection is handed to the next unit only after a unit that raised nothing
+        clean = exc[0] is None
         try:
             if tx is not None and not self._committed:
                 await tx.rollback()
         except BaseException as exc:
             # a failed commit or a broken connection: nothing of the unit was kept, and the
             # pool must not hand the connection out again, whatever state it is in
+            clean = False
             await conn.invalidate()
             if not isinstance(exc, Exception):
                 raise
         finally:
-            await conn.close()
+            kept = kept_for(self._engine) if clean else None
+            if kept is None or not kept.offer(conn):
+                await conn.close()

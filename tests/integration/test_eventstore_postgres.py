@@ -15,6 +15,7 @@ from shared.db import make_engine
 from shared.errors import ConcurrencyError
 from shared.events import registry
 from shared.events.envelope import Envelope, Metadata
+from shared.store import kept
 from shared.store.cache import StreamCache
 from shared.store.eventstore import Position, StoredEvent
 from shared.store.postgres import PostgresEventStore
@@ -456,6 +457,17 @@ async def guarded(
     event = opened(s) if version == 0 else logged(s)
     params = {"probe_key": probe_key, "owner": owner}
     await uow.events.append_then(s, STREAM_TYPE, version, [event], META, then, params, guard=GUARD)
+
+
+class TestKeptConnectionsEventStore(EventStoreContract):
+    """The same contract through units of work that hand their connections on
+    (`shared.store.kept`), as the services' units do."""
+
+    @pytest.fixture
+    async def backend(self, backend: PostgresBackend) -> AsyncIterator[UnitOfWorkBackend]:
+        kept.keep(backend.engine, 4)
+        yield UnitOfWorkBackend(backend.engine)
+        await kept.release(backend.engine)
 
 
 class TestDeferredUnitOfWork:
